@@ -1,0 +1,11 @@
+"""srlib: the helper package of *Upscaling with PyTorch*.
+
+One small module per topic, shared by the book's chapters:
+
+- :mod:`srlib.data`    benchmark datasets (Set5, Set14, BSD100) from the Hugging Face hub
+- :mod:`srlib.plot`    the book's figure helpers (image grids, true-pixel-scale galleries)
+
+Import the module you need, e.g. ``from srlib import data``.
+"""
+
+__version__ = "0.1.0"
