@@ -1,0 +1,382 @@
+"""Benchmark datasets for super-resolution: Set5, Set14 and BSD100 from the Hugging Face hub.
+
+The archives live in the hub dataset repositories ``eugenesiow/Set5``, ``eugenesiow/Set14`` and
+``eugenesiow/BSD100`` (files ``data/<Name>_HR.tar.gz`` and ``data/<Name>_LR_x<s>.tar.gz``).
+They are fetched with :func:`huggingface_hub.hf_hub_download`, so the usual hub settings apply:
+``HF_HUB_CACHE`` chooses where downloads are kept and ``HF_HUB_OFFLINE=1`` uses only what is
+already there. The PNG files are extracted into srlib's own cache folder (``SRLIB_CACHE``,
+by default ``~/.cache/srlib``), never inside the hub cache.
+
+Example::
+
+    >>> from srlib.data import load_benchmark
+    >>> ds = load_benchmark("Set5", scale=4)
+    >>> ds[0]["name"], ds[0]["hr"].size, ds[0]["lr"].size
+    ('baby', (512, 512), (128, 128))
+
+Run ``python -m srlib.data Set5 --scale 4`` to download a dataset and print a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tarfile
+import tempfile
+import zlib
+from pathlib import Path, PurePosixPath
+
+import datasets
+import numpy as np
+import pandas as pd
+import torch
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import LocalEntryNotFoundError
+from PIL import Image
+from tqdm.auto import tqdm
+
+#: The benchmark datasets and the number of images each holds.
+BENCHMARKS: dict[str, int] = {"Set5": 5, "Set14": 14, "BSD100": 100}
+#: The upscaling factors the hub repositories provide LR images for.
+SCALES: tuple[int, ...] = (2, 3, 4)
+
+
+class DataNotAvailableError(FileNotFoundError):
+    """A dataset file is neither in the hub cache nor downloadable (offline, no network)."""
+
+
+class CorruptArchiveError(RuntimeError):
+    """A downloaded archive cannot be read to the end (corrupt or truncated download)."""
+
+
+class UnsafeArchiveError(RuntimeError):
+    """An archive member would be written outside its folder (absolute path, ``..``, link)."""
+
+
+def cache_dir() -> Path:
+    """Folder where srlib keeps extracted images: ``$SRLIB_CACHE``, else ``~/.cache/srlib``.
+
+    ``XDG_CACHE_HOME`` is honoured when set (``$XDG_CACHE_HOME/srlib``).
+    """
+    if os.environ.get("SRLIB_CACHE"):
+        return Path(os.environ["SRLIB_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "srlib"
+
+
+def check_benchmark(name: str, scale: int) -> None:
+    """Raise ``ValueError`` listing the choices if ``name`` or ``scale`` is not provided."""
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(BENCHMARKS)}")
+    if isinstance(scale, bool) or scale not in SCALES:
+        raise ValueError(
+            f"unsupported scale {scale!r} for {name}: choose one of "
+            f"{', '.join(map(str, SCALES))}"
+        )
+
+
+def repo_id(name: str) -> str:
+    """Hub dataset repository of a benchmark, e.g. ``'eugenesiow/Set5'``."""
+    return f"eugenesiow/{name}"
+
+
+def fetch_archive(name: str, stem: str, *, force_download: bool = False) -> Path:
+    """Download ``data/<stem>.tar.gz`` of ``eugenesiow/<name>`` (or find it in the hub cache).
+
+    Returns the path of the archive inside the hub cache. Raises :class:`DataNotAvailableError`
+    with instructions when the file is not cached and cannot be downloaded.
+    """
+    filename = f"data/{stem}.tar.gz"
+    try:
+        path = hf_hub_download(
+            repo_id(name), filename, repo_type="dataset", force_download=force_download
+        )
+    except LocalEntryNotFoundError as err:
+        raise DataNotAvailableError(
+            f"{filename} of the hub dataset {repo_id(name)} is not in the hub cache "
+            f"({os.environ.get('HF_HUB_CACHE', 'default location')}) and could not be "
+            "downloaded (offline: HF_HUB_OFFLINE="
+            f"{os.environ.get('HF_HUB_OFFLINE', 'unset')}). Connect to the internet and run "
+            f"`python -m srlib.data {name}` once, or point HF_HUB_CACHE at a hub cache that "
+            f"holds it (`hf download {repo_id(name)} {filename} --repo-type dataset` fills one)."
+        ) from err
+    return Path(path)
+
+
+def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
+    path = PurePosixPath(member.name)
+    if path.is_absolute() or member.name.startswith(("/", "\\")) or ".." in path.parts:
+        raise UnsafeArchiveError(
+            f"{archive} holds {member.name!r}, which would be written outside the target "
+            "folder; refusing to extract it. The archive is not a genuine benchmark archive: "
+            "delete it and download it again."
+        )
+    if not (member.isfile() or member.isdir()):
+        kind = "link" if member.issym() or member.islnk() else "special file"
+        raise UnsafeArchiveError(
+            f"{archive} holds {member.name!r}, a {kind}; benchmark archives contain only "
+            "image files, so nothing was extracted. Delete the archive and download it again."
+        )
+
+
+def extract_archive(archive: str | Path, target: str | Path) -> Path:
+    """Extract the folder ``target.name`` of a ``.tar.gz`` archive to ``target``, atomically.
+
+    The archive is first read to the end and every member checked; members are then written
+    to a temporary folder beside ``target``, which is renamed to ``target`` only when complete.
+    So a corrupt or truncated archive (:class:`CorruptArchiveError`) or an unsafe member
+    (:class:`UnsafeArchiveError`) leaves nothing behind. Returns ``target``; does nothing if
+    ``target`` already exists.
+    """
+    archive, target = Path(archive), Path(target)
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", suffix=".partial", dir=target.parent))
+    try:
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                members = tar.getmembers()  # reads the whole stream: finds truncation and CRC
+                for member in members:
+                    _check_member(member, archive)
+                files = [m for m in members if m.isfile()]
+                for member in tqdm(files, desc=f"extract {archive.name}", unit="file",
+                                   leave=False, disable=len(files) < 20):
+                    tar.extract(member, tmp, filter="data")
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+            raise CorruptArchiveError(
+                f"cannot read {archive}: {err}. The download is corrupt or truncated; delete "
+                "that file (or run `python -m srlib.data NAME --force-download`) and fetch it "
+                "again."
+            ) from err
+        produced = tmp / target.name
+        if not produced.is_dir():
+            raise CorruptArchiveError(
+                f"{archive} does not contain the folder {target.name}/ (found: "
+                f"{sorted({m.name.split('/')[0] for m in members})[:5]}). It is not the "
+                "expected benchmark archive: delete it and download it again."
+            )
+        try:
+            produced.rename(target)
+        except OSError:
+            if not target.is_dir():  # a concurrent process may have finished first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _snapshot_key(archive: Path) -> str:
+    # hf_hub_download returns .../snapshots/<revision>/data/<file>: keep one extraction per
+    # revision, so an updated hub repository is extracted afresh.
+    if archive.parent.name == "data" and archive.parent.parent.parent.name == "snapshots":
+        return archive.parent.parent.name[:12]
+    stat = archive.stat()
+    return f"{stat.st_size:x}-{int(stat.st_mtime):x}"
+
+
+def benchmark_folders(
+    name: str, scale: int, *, force_download: bool = False
+) -> tuple[Path, Path]:
+    """Download (if needed) and extract the HR and x``scale`` LR images of a benchmark.
+
+    Returns ``(hr_folder, lr_folder)``: folders of PNG files named after the images, exactly
+    as published (HR images not yet cropped).
+    """
+    check_benchmark(name, scale)
+    folders = []
+    for stem in (f"{name}_HR", f"{name}_LR_x{scale}"):
+        archive = fetch_archive(name, stem, force_download=force_download)
+        target = cache_dir() / name / _snapshot_key(archive) / stem
+        if force_download and target.is_dir():
+            shutil.rmtree(target)
+        folders.append(extract_archive(archive, target))
+    return folders[0], folders[1]
+
+
+def _pngs(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.glob("*.png"))}
+
+
+def _cropped_hr(hr_folder: Path, scale: int, names: list[str]) -> dict[str, Path]:
+    """Paths of HR images cropped from the top-left to multiples of ``scale``.
+
+    Images whose size is already a multiple are used as they are; the others are cropped
+    once into ``<hr_folder>_modcrop_x<scale>/`` (written atomically, losslessly, same mode).
+    """
+    paths = {n: hr_folder / f"{n}.png" for n in names}
+    todo = []
+    for n in names:
+        with Image.open(paths[n]) as im:
+            if im.width % scale or im.height % scale:
+                todo.append(n)
+    if not todo:
+        return paths
+    out = hr_folder.with_name(f"{hr_folder.name}_modcrop_x{scale}")
+    if not out.is_dir():
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", suffix=".partial", dir=out.parent))
+        try:
+            for n in tqdm(todo, desc=f"crop {hr_folder.name} to x{scale}", unit="image",
+                          leave=False, disable=len(todo) < 20):
+                with Image.open(paths[n]) as im:
+                    w, h = im.width // scale * scale, im.height // scale * scale
+                    im.crop((0, 0, w, h)).save(tmp / f"{n}.png")
+            try:
+                tmp.rename(out)
+            except OSError:
+                if not out.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    paths.update({n: out / f"{n}.png" for n in todo})
+    return paths
+
+
+def load_benchmark(name: str, scale: int, *, force_download: bool = False) -> datasets.Dataset:
+    """Load a benchmark as paired HR/LR images: a :class:`datasets.Dataset`, sorted by name.
+
+    Args:
+        name: ``"Set5"``, ``"Set14"`` or ``"BSD100"``.
+        scale: upscaling factor, 2, 3 or 4.
+        force_download: download the archives again and re-extract them.
+
+    Returns:
+        A dataset with one row per image and the columns
+
+        - ``name`` (str): the image's name, e.g. ``"baby"``;
+        - ``hr`` (:class:`datasets.Image`, decoded as an RGB PIL image): the high-resolution
+          image cropped from the top-left to ``(H // scale * scale, W // scale * scale)``;
+        - ``lr`` (:class:`datasets.Image`, RGB): the published low-resolution image, with
+          ``hr.size == (lr.width * scale, lr.height * scale)``;
+        - ``grayscale`` (bool): the image was published as a one-channel (mode ``L``) PNG.
+          It is decoded as RGB with three equal channels, so every row has the same layout;
+          evaluation code uses this flag to treat it as the gray image it is.
+
+        ``ds.set_format("torch", columns=["hr", "lr"])`` gives ``uint8`` tensors of shape
+        ``(3, H, W)`` (channels first, values 0..255).
+
+    Raises:
+        ValueError: unknown ``name`` or ``scale``, or HR and LR files that do not pair up.
+        DataNotAvailableError: offline and the archive is not in the hub cache.
+        CorruptArchiveError: an archive is corrupt or truncated (nothing is left extracted).
+        UnsafeArchiveError: an archive member would land outside its folder.
+
+    Example:
+        >>> ds = load_benchmark("Set14", 3)
+        >>> len(ds), ds.column_names
+        (14, ['name', 'hr', 'lr', 'grayscale'])
+    """
+    hr_folder, lr_folder = benchmark_folders(name, scale, force_download=force_download)
+    hr_files, lr_files = _pngs(hr_folder), _pngs(lr_folder)
+    if hr_files.keys() != lr_files.keys():
+        only_hr = sorted(hr_files.keys() - lr_files.keys())
+        only_lr = sorted(lr_files.keys() - hr_files.keys())
+        raise ValueError(
+            f"{name} x{scale}: HR and LR archives list different images (only HR: {only_hr}, "
+            f"only LR: {only_lr}). Re-download with force_download=True."
+        )
+    if not hr_files:
+        raise CorruptArchiveError(f"{hr_folder} holds no PNG files: delete it and load again.")
+    names = sorted(hr_files)
+    hr_paths = _cropped_hr(hr_folder, scale, names)
+    grayscale = []
+    for n in names:
+        with Image.open(hr_paths[n]) as hr, Image.open(lr_files[n]) as lr:
+            if hr.size != (lr.width * scale, lr.height * scale):
+                raise ValueError(
+                    f"{name}/{n}: HR cropped to {hr.size} does not pair with LR {lr.size} at "
+                    f"x{scale} (expected LR {(hr.width // scale, hr.height // scale)}). The "
+                    "files are not a bicubic benchmark pair; re-download with "
+                    "force_download=True."
+                )
+            grayscale.append(hr.mode in ("L", "I;16", "I", "1") and lr.mode == hr.mode)
+    features = datasets.Features(
+        {
+            "name": datasets.Value("string"),
+            "hr": datasets.Image(mode="RGB"),
+            "lr": datasets.Image(mode="RGB"),
+            "grayscale": datasets.Value("bool"),
+        }
+    )
+    return datasets.Dataset.from_dict(
+        {
+            "name": names,
+            "hr": [str(hr_paths[n]) for n in names],
+            "lr": [str(lr_files[n]) for n in names],
+            "grayscale": grayscale,
+        },
+        info=datasets.DatasetInfo(
+            description=f"{name} x{scale}: HR/LR pairs from the hub repository {repo_id(name)}",
+            features=features,
+        ),
+    )
+
+
+def to_tensor(image: Image.Image, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """PIL image -> tensor ``(C, H, W)``: floats in [0, 1], or ``uint8`` 0..255 if asked.
+
+    >>> to_tensor(Image.new("RGB", (4, 2), (255, 0, 0))).shape
+    torch.Size([3, 2, 4])
+    """
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    t = torch.from_numpy(array.copy()).permute(2, 0, 1)
+    return t if dtype == torch.uint8 else t.to(dtype) / 255
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """Tensor ``(C, H, W)`` (floats in [0, 1], or ``uint8``), C = 1 or 3 -> PIL image.
+
+    Floats are rounded to the nearest 8-bit level after clamping to [0, 1].
+    """
+    if image.ndim != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f"expected a (C, H, W) tensor with C = 1 or 3, got {tuple(image.shape)}")
+    if image.dtype != torch.uint8:
+        image = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    array = image.cpu().permute(1, 2, 0).numpy()
+    return Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+
+
+def summary(ds: datasets.Dataset) -> pd.DataFrame:
+    """One row per image: name, HR and LR sizes (width x height, pixels) and grayscale flag."""
+    rows = []
+    for row in ds:
+        rows.append(
+            {
+                "name": row["name"],
+                "hr_width": row["hr"].width,
+                "hr_height": row["hr"].height,
+                "lr_width": row["lr"].width,
+                "lr_height": row["lr"].height,
+                "grayscale": row["grayscale"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``python -m srlib.data Set5 --scale 4``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m srlib.data",
+        description="Download a super-resolution benchmark from the Hugging Face hub, "
+        "extract it into srlib's cache and print a summary.",
+    )
+    parser.add_argument("name", choices=list(BENCHMARKS))
+    parser.add_argument("--scale", type=int, default=4, choices=SCALES)
+    parser.add_argument("--force-download", action="store_true",
+                        help="download and extract again (e.g. after a corrupt download)")
+    args = parser.parse_args(argv)
+    try:
+        ds = load_benchmark(args.name, args.scale, force_download=args.force_download)
+    except (DataNotAvailableError, CorruptArchiveError, UnsafeArchiveError, ValueError) as err:
+        parser.exit(1, f"error: {err}\n")
+    table = summary(ds)
+    print(f"{args.name} x{args.scale}: {len(ds)} images from {repo_id(args.name)}")
+    print(f"extracted under {cache_dir() / args.name}")
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
