@@ -222,6 +222,7 @@ def _cropped_hr(hr_folder: Path, scale: int, names: list[str]) -> dict[str, Path
                 with Image.open(paths[n]) as im:
                     w, h = im.width // scale * scale, im.height // scale * scale
                     im.crop((0, 0, w, h)).save(tmp / f"{n}.png")
+            tmp.chmod(0o755)  # mkdtemp makes it private; the cache folders are readable
             try:
                 tmp.rename(out)
             except OSError:
