@@ -2,8 +2,11 @@
 
 One small module per topic, shared by the book's chapters:
 
-- :mod:`srlib.data`    benchmark datasets (Set5, Set14, BSD100) from the Hugging Face hub
-- :mod:`srlib.plot`    the book's figure helpers (image grids, true-pixel-scale galleries)
+- :mod:`srlib.data`     benchmark datasets (Set5, Set14, BSD100) from the Hugging Face hub
+- :mod:`srlib.color`    RGB <-> YCbCr as MATLAB's ``rgb2ycbcr`` (BT.601, studio swing)
+- :mod:`srlib.metrics`  PSNR and SSIM written from the formulas, with the papers' options
+- :mod:`srlib.resize`   MATLAB-compatible ``imresize`` (bicubic with antialiasing, uint8 rounding)
+- :mod:`srlib.plot`     the book's figure helpers (image grids, true-pixel-scale galleries)
 
 Import the module you need, e.g. ``from srlib import data``.
 """
