@@ -43,7 +43,9 @@ def _copy_mathjax(app, exception):
 
 def setup(app):
     if not (MATHJAX / "tex-chtml.js").is_file():
-        raise RuntimeError(f"MathJax files not found in {MATHJAX}: pip install django-static-mathjax")
+        raise RuntimeError(
+            f"MathJax files not found in {MATHJAX}: pip install django-static-mathjax"
+        )
     app.connect("config-inited", _config_inited)
     app.connect("html-page-context", _dedupe_scripts)
     app.connect("build-finished", _copy_mathjax)

@@ -54,7 +54,9 @@ def browser():
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
     if not (binary and driver_path):
-        pytest.fail("Chromium and ChromeDriver are needed: apt-get install chromium chromium-driver")
+        pytest.fail(
+            "Chromium and ChromeDriver are needed: apt-get install chromium chromium-driver"
+        )
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     options = webdriver.ChromeOptions()
     options.binary_location = binary

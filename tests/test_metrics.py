@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import math
 
+import kornia  # reference implementations: both are in requirements.txt
 import numpy as np
 import pytest
+import skimage.data
+import skimage.metrics as skimage_metrics
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 from srlib import metrics
 from srlib.color import rgb_to_y
 from srlib.metrics import gaussian_window, psnr, ssim, ssim_map
-
-import kornia  # reference implementations: both are in requirements.txt
-import skimage.data
-import skimage.metrics as skimage_metrics
-from scipy import ndimage
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
