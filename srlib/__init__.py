@@ -6,6 +6,8 @@ One small module per topic, shared by the book's chapters:
 - :mod:`srlib.color`    RGB <-> YCbCr as MATLAB's ``rgb2ycbcr`` (BT.601, studio swing)
 - :mod:`srlib.metrics`  PSNR and SSIM written from the formulas, with the papers' options
 - :mod:`srlib.resize`   MATLAB-compatible ``imresize`` (bicubic with antialiasing, uint8 rounding)
+- :mod:`srlib.models`   SRCNN (9-1-5 and 9-5-5), ``upscale`` and ``load_pretrained``
+- :mod:`srlib.train`    SRCNN's training loop on a folder of HR images (T91), with resume
 - :mod:`srlib.plot`     the book's figure helpers (image grids, true-pixel-scale galleries)
 
 Import the module you need, e.g. ``from srlib import data``.

@@ -1,0 +1,612 @@
+"""Train SRCNN (:mod:`srlib.models`) on a folder of high-resolution images, e.g. T91.
+
+The data follow the evaluation protocol of :mod:`srlib.evaluate` (``protocol="rgb"``):
+
+1. every HR image (RGB uint8) is cropped to a multiple of the scale (:func:`srlib.resize.
+   modcrop`) and shrunk with MATLAB's ``imresize(hr, 1/scale, 'bicubic')`` on the uint8
+   image (:func:`srlib.resize.imresize`: the LR image is rounded to 8-bit levels, like the
+   LR files the benchmarks publish);
+2. the LR image is upscaled back in floating point with the same bicubic ``imresize`` and
+   its luma Y taken (:func:`srlib.models.bicubic_y`, the function :func:`srlib.models.
+   upscale` uses at inference): the network's input; the target is the Y of the HR image;
+3. 33x33 sub-images are cut at a stride of 14 pixels, as in the SRCNN papers (about
+   22,000 from T91 at x3); for ``padding="valid"`` the target is the centre of the HR
+   sub-image the network's output covers (21x21 for 9-1-5, 17x17 for 9-5-5).
+
+Validation uses a held-out tenth of the training folder (every 10th image by sorted file
+name, full images), scored by PSNR on Y with ``crop_border = scale``; the benchmark sets
+(Set5, Set14, BSD100) are never used for training or for choosing a checkpoint.
+
+Speed: all sub-images live in one tensor on the device (about 100 MB for T91), batches
+are gathered by indexing with a ``torch.randperm`` made on the device: no ``DataLoader``,
+no worker processes, no host-to-device copy per step.  Measured on a 2-core AVX2 CPU
+(1 thread, 9-5-5, 33x33 patches, Adam), in patches per second:
+
+=========================  =======  ===============  ================
+padding                    float32  + channels_last  + bf16 autocast
+=========================  =======  ===============  ================
+"same" (zero padding)      152      185              14
+"valid" (the papers')      353      452              38
+=========================  =======  ===============  ================
+
+so "valid" padding is 2.3x faster than "same" and channels_last another 1.25x, while
+bfloat16 autocast is 10x *slower* on a CPU without native bf16 instructions (AVX2 only,
+no AVX512-BF16/AMX): ``amp`` is therefore on by default only on CUDA, where bf16 runs on
+the tensor cores.  ``torch.compile`` took 13 s to compile on that CPU and gained nothing
+(424 vs 428 patches/s), so it is on by default only on CUDA.
+``benchmarks/train_speed.py`` compares this loop with a common ``DataLoader`` loop
+(2.9x the patches per second on that CPU, and a better PSNR after one epoch).
+
+Threads: PyTorch uses one thread per physical core by default.  On a machine shared with
+other jobs, pass ``threads`` (``--threads``) to use fewer: two jobs that each use every
+core run slower than two jobs that each use half of them.
+
+Outputs in ``out_dir``:
+
+* ``log.csv``: one row per epoch (``epoch, step, loss, val_psnr, lr, seconds``);
+* ``last.pt``: the checkpoint of the last finished epoch (model, optimizer, epoch, RNG
+  states, settings); ``resume=True`` (``--resume``) continues from it exactly as if the
+  run had not been interrupted (bit for bit on the CPU);
+* ``srcnn_<config>_x<scale>.pt`` and ``.json``: the weights (a plain ``state_dict``) of
+  the epoch with the best validation PSNR and their description, the files
+  :func:`srlib.models.load_pretrained` reads from ``srlib/weights/``.
+
+Example::
+
+    >>> from srlib.train import train
+    >>> result = train(3, "9-5-5", epochs=2, out_dir="runs/try")     # doctest: +SKIP
+    >>> result["best_val_psnr"], result["weights"]                   # doctest: +SKIP
+
+Command line::
+
+    python -m srlib.train --scale 3 --config 9-5-5 --epochs 100 --out runs/x3 \\
+        --data ../shared/data/T91 --threads 2 [--resume] [--init runs/x3/srcnn_9-5-5_x3.pt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm.auto import tqdm
+
+from srlib.color import rgb_to_y
+from srlib.metrics import psnr
+from srlib.models import CONFIGS, PADDINGS, _run_y, bicubic_y, build
+from srlib.resize import imresize, modcrop
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "degrade",
+    "extract_patches",
+    "list_images",
+    "load_hr",
+    "main",
+    "make_patches",
+    "pick_device",
+    "resolve_data_dir",
+    "split_images",
+    "train",
+]
+
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
+LOG_FIELDS: tuple[str, ...] = ("epoch", "step", "loss", "val_psnr", "lr", "seconds")
+# Settings that must not change when a run is resumed (the number of epochs may grow).
+_FIXED_ON_RESUME = ("scale", "config", "padding", "batch_size", "lr", "lr_last_factor",
+                    "patch_size", "stride", "augment", "val_fraction", "seed", "max_images",
+                    "data_files")
+
+
+# --------------------------------------------------------------------------------- data
+def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
+    """The folder of HR training images: ``data_dir``, else ``$SRLIB_DATA_DIR``.
+
+    Raises ``ValueError`` if neither is given and ``FileNotFoundError`` if the folder does
+    not exist.
+    """
+    if data_dir is None:
+        env = os.environ.get("SRLIB_DATA_DIR")
+        if not env:
+            raise ValueError(
+                "no training data folder: pass data_dir (--data) or set SRLIB_DATA_DIR to a "
+                "folder of HR images, e.g. SRLIB_DATA_DIR=../shared/data/T91"
+            )
+        data_dir = env
+    path = Path(data_dir).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"training data folder {path} does not exist")
+    return path
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """The image files (:data:`IMAGE_SUFFIXES`) of ``folder``, sorted by name."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(
+            f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}"
+        )
+    return files
+
+
+def split_images(files: list[Path], val_fraction: float = 0.1) -> tuple[list, list]:
+    """Split sorted files into (train, val): every ``round(1 / val_fraction)``-th is val.
+
+    Deterministic: with T91 and 0.1 the validation images are the 1st, 11th, ..., 91st by
+    sorted name (10 images), spread over both halves (``t*`` and ``tt*``) of the set.
+    ``val_fraction=0`` puts every image in training.
+    """
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    if val_fraction == 0:
+        return list(files), []
+    every = max(1, round(1 / val_fraction))
+    val = [f for i, f in enumerate(files) if i % every == 0]
+    train = [f for i, f in enumerate(files) if i % every != 0]
+    if not train:
+        raise ValueError(f"{len(files)} images leave none for training at {val_fraction=}")
+    return train, val
+
+
+def load_hr(path: str | Path) -> torch.Tensor:
+    """Read an image file as an RGB ``(1, 3, H, W)`` uint8 tensor (gray is replicated)."""
+    with Image.open(path) as im:
+        array = np.asarray(im.convert("RGB"))
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)[None]
+
+
+def degrade(hr: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training pair of an HR image: ``(bicubic Y input, HR Y target)``.
+
+    Args:
+        hr: ``(B, 3, H, W)`` uint8 RGB.
+        scale: integer factor.
+
+    Returns:
+        Two float32 tensors ``(B, 1, H', W')`` with ``H' = H // scale * scale`` (modcrop):
+        the Y channel of ``imresize(imresize(hr, 1/scale) / 255, scale)`` (uint8 LR,
+        float upscaling; not clamped) and the Y channel of ``hr / 255``.
+
+    >>> x, y = degrade(torch.zeros(1, 3, 40, 41, dtype=torch.uint8), 3)
+    >>> x.shape, y.shape
+    (torch.Size([1, 1, 39, 39]), torch.Size([1, 1, 39, 39]))
+    """
+    if hr.dtype != torch.uint8 or hr.ndim != 4 or hr.shape[1] != 3:
+        raise ValueError(
+            f"hr must be a (B, 3, H, W) uint8 tensor, got {tuple(hr.shape)} {hr.dtype}"
+        )
+    hr = modcrop(hr, scale)
+    lr = imresize(hr, 1 / scale)  # uint8 in, uint8 out: MATLAB's LR images
+    return bicubic_y(lr.float() / 255, scale), rgb_to_y(hr.float() / 255)
+
+
+def extract_patches(
+    inp: torch.Tensor, target: torch.Tensor, patch_size: int = 33, stride: int = 14,
+    shrink: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut aligned sub-images: ``patch_size`` squares from ``inp``, their centres from ``target``.
+
+    Args:
+        inp, target: ``(1, C, H, W)`` images of the same size.
+        patch_size, stride: sub-image size and step in pixels (33 and 14 in the papers).
+        shrink: how much smaller the network's output is (``model.shrink``); the target
+            sub-images are the central ``patch_size - shrink`` pixels of the HR sub-image,
+            starting ``shrink // 2`` pixels in.
+
+    Returns:
+        ``(N, C, p, p)`` and ``(N, C, p - shrink, p - shrink)`` with
+        ``N = ((H - p) // stride + 1) * ((W - p) // stride + 1)`` (0 if the image is
+        smaller than a patch), in row-major order of their top-left corners.
+    """
+    if inp.shape != target.shape or inp.ndim != 4 or inp.shape[0] != 1:
+        raise ValueError(
+            f"inp and target must be (1, C, H, W) of one shape, got {tuple(inp.shape)} and "
+            f"{tuple(target.shape)}"
+        )
+    if not 0 <= shrink < patch_size:
+        raise ValueError(f"shrink must be in [0, {patch_size}), got {shrink}")
+    c = inp.shape[1]
+    if min(inp.shape[-2:]) < patch_size:
+        t = patch_size - shrink
+        return inp.new_empty(0, c, patch_size, patch_size), target.new_empty(0, c, t, t)
+    lo = shrink // 2
+    hi = patch_size - (shrink - lo)
+
+    def cut(x: torch.Tensor) -> torch.Tensor:
+        x = x.unfold(2, patch_size, stride).unfold(3, patch_size, stride)  # 1,C,nh,nw,p,p
+        return x.permute(0, 2, 3, 1, 4, 5).reshape(-1, c, patch_size, patch_size)
+
+    return cut(inp).contiguous(), cut(target)[..., lo:hi, lo:hi].contiguous()
+
+
+def make_patches(
+    files: list[Path], scale: int, patch_size: int = 33, stride: int = 14, shrink: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """All training sub-images of ``files``: ``(N, 1, p, p)`` inputs, ``(N, 1, t, t)`` targets.
+
+    ``t = p - shrink``; float32 in [0, 1] (inputs may overshoot slightly: bicubic).
+    """
+    inputs, targets = [], []
+    for f in files:
+        x, y = extract_patches(*degrade(load_hr(f), scale), patch_size, stride, shrink)
+        inputs.append(x)
+        targets.append(y)
+    if not inputs or sum(len(x) for x in inputs) == 0:
+        raise ValueError(f"no {patch_size}x{patch_size} sub-images in {len(files)} images")
+    return torch.cat(inputs), torch.cat(targets)
+
+
+# ------------------------------------------------------------------------------- helpers
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else ``cuda``, then ``mps``, then ``cpu``, whichever exists."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _load_state_dict(path: str | Path) -> dict:
+    """A ``state_dict`` from a weights file or a training checkpoint (``weights_only``)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    return state
+
+
+def _save_atomic(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """One of the 8 flips/rotations of the square sub-images ``(N, C, p, p)``."""
+    if k & 3:
+        x = torch.rot90(x, k & 3, (2, 3))
+    return x.flip(3) if k & 4 else x
+
+
+def _validate(model, val, scale: int, amp_ctx) -> float:
+    """Mean PSNR (dB) on Y, ``crop_border = scale``, of the model on the validation images."""
+    if not val:
+        return float("nan")
+    model.eval()
+    scores = []
+    with torch.no_grad():
+        for inp, tgt in val:
+            with amp_ctx():
+                out = _run_y(model, inp)
+            scores.append(psnr(out.float().clamp(0, 1).double(), tgt.double(),
+                               crop_border=scale).item())
+    model.train()
+    return float(np.mean(scores))
+
+
+def _read_log(path: Path, last_epoch: int) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        return [row for row in csv.DictReader(fh) if int(row["epoch"]) <= last_epoch]
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# --------------------------------------------------------------------------------- train
+def train(
+    scale: int,
+    config: str = "9-5-5",
+    epochs: int = 100,
+    out_dir: str | Path = "runs/srcnn",
+    data_dir: str | Path | None = None,
+    *,
+    batch_size: int = 128,
+    lr: float = 1e-4,
+    lr_last_factor: float = 0.1,
+    padding: str = "valid",
+    patch_size: int = 33,
+    stride: int = 14,
+    augment: bool = False,
+    val_fraction: float = 0.1,
+    max_images: int | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    init: str | Path | None = None,
+    device: str | torch.device | None = None,
+    amp: bool | None = None,
+    channels_last: bool | None = None,
+    compile: bool | None = None,
+    threads: int | None = None,
+    check_every: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train SRCNN for ``scale`` on the HR images of ``data_dir``; see the module docstring.
+
+    Args:
+        scale: upscaling factor (2, 3, 4).
+        config: ``"9-1-5"`` or ``"9-5-5"`` (:data:`srlib.models.CONFIGS`).
+        epochs: total number of epochs (passes over all training sub-images, the last
+            incomplete batch dropped); with ``resume`` the run continues up to it.
+        out_dir: folder for ``log.csv``, ``last.pt`` and the weights; created.  It must not
+            hold a checkpoint already unless ``resume`` is set.
+        data_dir: folder of HR images; default ``$SRLIB_DATA_DIR``.
+        batch_size: sub-images per step.
+        lr: Adam learning rate of the first two layers.
+        lr_last_factor: learning rate of the last layer as a fraction of ``lr`` (0.1 as in
+            the papers: 1e-4 and 1e-5; 1.0 for a single learning rate).
+        padding: ``"valid"`` (papers, faster) or ``"same"``.
+        patch_size, stride: sub-images (33 and 14 in the papers).
+        augment: apply a random flip/rotation (one of 8) to each batch.
+        val_fraction: part of the images held out for validation (every 10th by name).
+        max_images: use only the first ``max_images`` images by name (quick runs, tests).
+        seed: seed of the initialisation, the shuffling and the augmentation.
+        resume: continue from ``out_dir/last.pt`` if it exists (same settings required).
+        init: a weights file or checkpoint to start from (e.g. x3 weights for x2/x4);
+            ignored when a checkpoint is resumed.
+        device: default: ``cuda``, else ``mps``, else ``cpu`` (:func:`pick_device`).
+        amp: bfloat16 autocast; default on for CUDA only (10x slower on AVX2 CPUs).
+        channels_last: channels-last memory format; default on for CUDA and CPU.
+        compile: ``torch.compile`` the model for training; default on for CUDA only
+            (on the CPU it needs a C++ compiler and tens of seconds to compile).
+        threads: CPU threads for PyTorch (``torch.set_num_threads``); default unchanged.
+        check_every: steps between checks of the loss for NaN/inf (each check
+            synchronises with the device); default 1 on the CPU, 50 elsewhere.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        A dict: ``epochs`` (finished), ``steps``, ``loss`` (mean loss of the last epoch),
+        ``val_psnr`` (last epoch), ``best_val_psnr``, ``best_epoch``, ``val_bicubic_psnr``
+        (bicubic on the same images, for reference), ``train_patches``, ``val_images``,
+        ``seconds`` (training time of this call), ``device`` and the paths ``checkpoint``,
+        ``weights``, ``log``.
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite (the message gives the step).
+        FileExistsError: ``out_dir`` holds a checkpoint and ``resume`` is not set.
+        ValueError: bad settings, or a resumed checkpoint made with other settings.
+    """
+    if config not in CONFIGS:
+        raise ValueError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    for name, value in (("scale", scale), ("epochs", epochs), ("batch_size", batch_size),
+                        ("patch_size", patch_size), ("stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not (lr > 0 and math.isfinite(lr)) or not lr_last_factor > 0:
+        raise ValueError(f"lr and lr_last_factor must be positive, got {lr}, {lr_last_factor}")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    device = pick_device(device)
+    cuda = device.type == "cuda"
+    amp = cuda if amp is None else amp
+    channels_last = device.type in ("cuda", "cpu") if channels_last is None else channels_last
+    compile = cuda if compile is None else compile
+    check_every = check_every or (1 if device.type == "cpu" else 50)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def amp_ctx():
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
+
+    folder = resolve_data_dir(data_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, log_path = out / "last.pt", out / "log.csv"
+    weights_path = out / f"srcnn_{config}_x{scale}.pt"
+    if ckpt_path.exists() and not resume:
+        raise FileExistsError(
+            f"{ckpt_path} exists: pass resume=True (--resume) to continue that run, or "
+            "choose another out_dir"
+        )
+
+    # ---- data
+    files = list_images(folder)[:max_images]
+    train_files, val_files = split_images(files, val_fraction)
+    torch.manual_seed(seed)
+    model = build(config, padding=padding)
+    shrink = model.shrink
+    inputs, targets = make_patches(train_files, scale, patch_size, stride, shrink)
+    if len(inputs) < batch_size:
+        raise ValueError(
+            f"only {len(inputs)} sub-images for batch_size={batch_size}: use more images "
+            "or a smaller batch"
+        )
+    inputs = inputs.to(device).contiguous(memory_format=memory_format)
+    targets = targets.to(device).contiguous(memory_format=memory_format)
+    val = []
+    for f in val_files:
+        x, y = degrade(load_hr(f), scale)
+        val.append((x.to(device).contiguous(memory_format=memory_format), y.to(device)))
+    val_bicubic = (float(np.mean([
+        psnr(x.clamp(0, 1).double(), y.double(), crop_border=scale).item() for x, y in val
+    ])) if val else float("nan"))
+
+    settings = dict(
+        scale=scale, config=config, padding=padding, batch_size=batch_size, lr=lr,
+        lr_last_factor=lr_last_factor, patch_size=patch_size, stride=stride,
+        augment=augment, val_fraction=val_fraction, seed=seed, max_images=max_images,
+        data_dir=str(folder), data_files=[f.name for f in files],
+        val_files=[f.name for f in val_files], epochs=epochs,
+    )
+
+    # ---- model, optimizer, RNG
+    model = model.to(device).to(memory_format=memory_format)
+    last_params = list(model.conv3.parameters())
+    first_params = [p for p in model.parameters() if all(p is not q for q in last_params)]
+    optimizer = torch.optim.Adam([
+        {"params": first_params, "lr": lr},
+        {"params": last_params, "lr": lr * lr_last_factor},
+    ])
+    shuffle_gen = torch.Generator(device=device).manual_seed(seed)
+    aug_gen = torch.Generator().manual_seed(seed + 1)
+    start_epoch, best_psnr, best_epoch = 0, -math.inf, 0
+    if resume and ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        changed = [k for k in _FIXED_ON_RESUME if ckpt["settings"].get(k) != settings[k]]
+        if changed:
+            diff = ", ".join(f"{k}: {ckpt['settings'].get(k)!r} -> {settings[k]!r}"
+                             for k in changed)
+            raise ValueError(f"cannot resume {ckpt_path} with other settings ({diff})")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start_epoch = ckpt["epoch"]
+        best_psnr, best_epoch = ckpt["best_val_psnr"], ckpt["best_epoch"]
+        shuffle_gen.set_state(ckpt["rng"]["shuffle"])
+        aug_gen.set_state(ckpt["rng"]["augment"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        if cuda and ckpt["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(ckpt["rng"]["cuda"])
+    elif init is not None:
+        model.load_state_dict(_load_state_dict(init))
+    log_rows = _read_log(log_path, start_epoch) if start_epoch else []
+    _write_log(log_path, log_rows)
+
+    step_model = torch.compile(model) if compile else model
+    n = len(inputs)
+    steps_per_epoch = n // batch_size
+    step = start_epoch * steps_per_epoch
+    val_psnr, epoch_loss, t_start = float("nan"), float("nan"), time.perf_counter()
+    bar = tqdm(total=(epochs - start_epoch) * steps_per_epoch, disable=not progress,
+               desc=f"SRCNN {config} x{scale}", unit="step")
+    model.train()
+    try:
+        for epoch in range(start_epoch + 1, epochs + 1):
+            t0 = time.perf_counter()
+            perm = torch.randperm(n, device=device, generator=shuffle_gen)
+            ks = (torch.randint(8, (steps_per_epoch,), generator=aug_gen).tolist()
+                  if augment else [0] * steps_per_epoch)
+            losses = torch.zeros(steps_per_epoch, device=device)
+            checked = 0
+            for i in range(steps_per_epoch):
+                idx = perm[i * batch_size:(i + 1) * batch_size]
+                xb, yb = inputs[idx], targets[idx]
+                if ks[i]:
+                    xb, yb = _dihedral(xb, ks[i]), _dihedral(yb, ks[i])
+                with amp_ctx():
+                    pred = step_model(xb)
+                loss = F.mse_loss(pred.float(), yb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses[i] = loss.detach()
+                step += 1
+                if (i + 1) % check_every == 0 or i + 1 == steps_per_epoch:
+                    chunk = losses[checked:i + 1]
+                    bad = (~torch.isfinite(chunk)).nonzero()
+                    if len(bad):
+                        j = checked + int(bad[0])
+                        raise FloatingPointError(
+                            f"the loss became {losses[j].item()} at step "
+                            f"{step - (i - j)} (epoch {epoch}, batch {j + 1}); the training "
+                            f"diverged: lower the learning rate (lr={lr:g}), e.g. "
+                            f"lr={lr / 10:g}. The last good checkpoint is {ckpt_path}"
+                            + ("" if ckpt_path.exists() else " (none saved yet)")
+                        )
+                    bar.update(i + 1 - checked)
+                    bar.set_postfix(loss=f"{chunk.mean().item():.2e}",
+                                    val_psnr=f"{val_psnr:.2f}", epoch=epoch)
+                    checked = i + 1
+            epoch_loss = losses.mean().item()
+            val_psnr = _validate(model, val, scale, amp_ctx)
+            seconds = time.perf_counter() - t0
+            bar.set_postfix(loss=f"{epoch_loss:.2e}", val_psnr=f"{val_psnr:.2f}", epoch=epoch)
+            log_rows.append(dict(epoch=epoch, step=step, loss=f"{epoch_loss:.6e}",
+                                 val_psnr=f"{val_psnr:.4f}", lr=f"{lr:g}",
+                                 seconds=f"{seconds:.3f}"))
+            if not val or val_psnr > best_psnr:
+                best_psnr, best_epoch = val_psnr, epoch
+                _save_atomic({k: v.detach().cpu().contiguous()
+                              for k, v in model.state_dict().items()}, weights_path)
+                weights_path.with_suffix(".json").write_text(json.dumps(dict(
+                    model=model.config, scale=scale, config=config, epoch=epoch, step=step,
+                    val_psnr=val_psnr, val_bicubic_psnr=val_bicubic,
+                    settings={**settings, "data_dir": folder.name}, torch=torch.__version__,
+                ), indent=1))
+            _save_atomic(dict(
+                model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch,
+                step=step, best_val_psnr=best_psnr, best_epoch=best_epoch, settings=settings,
+                rng=dict(shuffle=shuffle_gen.get_state(), augment=aug_gen.get_state(),
+                         torch=torch.get_rng_state(),
+                         cuda=torch.cuda.get_rng_state() if cuda else None),
+            ), ckpt_path)
+            _write_log(log_path, log_rows)
+    finally:
+        bar.close()
+    return dict(
+        epochs=max(epochs, start_epoch), steps=step, loss=epoch_loss, val_psnr=val_psnr,
+        best_val_psnr=best_psnr, best_epoch=best_epoch, val_bicubic_psnr=val_bicubic,
+        train_patches=n, val_images=len(val), seconds=time.perf_counter() - t_start,
+        device=str(device), checkpoint=str(ckpt_path), weights=str(weights_path),
+        log=str(log_path),
+    )
+
+
+# ----------------------------------------------------------------------------------- CLI
+def main(argv: list[str] | None = None) -> dict:
+    """``python -m srlib.train --scale 3 --config 9-5-5 --epochs N --out DIR [--resume]``."""
+    p = argparse.ArgumentParser(
+        prog="python -m srlib.train", description="Train SRCNN on a folder of HR images.",
+    )
+    p.add_argument("--scale", type=int, required=True, help="upscaling factor (2, 3, 4)")
+    p.add_argument("--config", default="9-5-5", choices=list(CONFIGS))
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--out", required=True, help="output folder (log, checkpoint, weights)")
+    p.add_argument("--data", default=None, help="HR image folder (default $SRLIB_DATA_DIR)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-last-factor", type=float, default=0.1,
+                   help="last layer's lr / lr (0.1: the papers' 1e-4 and 1e-5)")
+    p.add_argument("--padding", default="valid", choices=list(PADDINGS))
+    p.add_argument("--patch-size", type=int, default=33)
+    p.add_argument("--stride", type=int, default=14)
+    p.add_argument("--augment", action="store_true", help="random flips/rotations")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init", default=None, help="weights to start from (e.g. x3 for x2)")
+    p.add_argument("--device", default=None, help="default: cuda, then mps, then cpu")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast (default: on for CUDA only)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile (default: on for CUDA only)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: PyTorch's, one per core; use fewer on a "
+                        "shared machine)")
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    result = train(
+        a.scale, a.config, a.epochs, a.out, a.data, batch_size=a.batch_size, lr=a.lr,
+        lr_last_factor=a.lr_last_factor, padding=a.padding, patch_size=a.patch_size,
+        stride=a.stride, augment=a.augment, val_fraction=a.val_fraction,
+        max_images=a.max_images, seed=a.seed, resume=a.resume, init=a.init, device=a.device,
+        amp=a.amp, channels_last=a.channels_last, compile=a.compile, threads=a.threads,
+        progress=not a.no_progress,
+    )
+    print(f"best validation PSNR {result['best_val_psnr']:.2f} dB at epoch "
+          f"{result['best_epoch']} (bicubic {result['val_bicubic_psnr']:.2f} dB)")
+    print(f"checkpoint: {result['checkpoint']}")
+    print(f"log:        {result['log']}")
+    print(f"weights:    {result['weights']} (+ .json)")
+    return result
+
+
+if __name__ == "__main__":
+    main()

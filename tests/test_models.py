@@ -1,0 +1,152 @@
+"""Tests of srlib.models: SRCNN shapes, parameter counts, upscale, load_pretrained."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from srlib.color import rgb_to_ycbcr
+from srlib.models import (
+    CONFIGS,
+    SRCNN,
+    bicubic_y,
+    build,
+    count_parameters,
+    load_pretrained,
+    upscale,
+    weights_path,
+)
+from srlib.resize import imresize
+
+torch.set_num_threads(1)
+
+
+def _formula(f1=9, f2=5, f3=5, n1=64, n2=32, c=1):
+    """Weights + biases of the three layers."""
+    return (c * n1 * f1 * f1 + n1) + (n1 * n2 * f2 * f2 + n2) + (n2 * c * f3 * f3 + c)
+
+
+@pytest.mark.parametrize("config,expected", [("9-1-5", 8129), ("9-5-5", 57281)])
+def test_parameter_counts(config, expected):
+    model = build(config)
+    assert count_parameters(model) == expected == _formula(**CONFIGS[config])
+    assert count_parameters(SRCNN(n1=16, n2=8, f3=3)) == _formula(n1=16, n2=8, f3=3)
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_shapes(config, padding):
+    model = build(config, padding=padding)
+    shrink = 9 + CONFIGS[config]["f2"] + 5 - 3 if padding == "valid" else 0
+    assert model.shrink == shrink
+    x = torch.rand(2, 1, 33, 40)
+    assert model(x).shape == (2, 1, 33 - shrink, 40 - shrink)
+    if padding == "valid":
+        assert model(x).shape[-1] == {"9-1-5": 28, "9-5-5": 24}[config]
+
+
+def test_valid_patch_sizes_of_the_paper():
+    assert build("9-1-5")(torch.zeros(1, 1, 33, 33)).shape[-1] == 21
+    assert build("9-5-5")(torch.zeros(1, 1, 33, 33)).shape[-1] == 17
+
+
+def test_valid_output_is_the_centre_of_same_output_away_from_borders():
+    torch.manual_seed(0)
+    valid = build("9-5-5")
+    same = build("9-5-5", padding="same")
+    same.load_state_dict(valid.state_dict())
+    x = torch.rand(1, 1, 40, 40)
+    s = valid.shrink // 2
+    torch.testing.assert_close(valid(x), same(x)[..., s:40 - s, s:40 - s], atol=1e-6, rtol=0)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="odd"):
+        SRCNN(f2=2)
+    with pytest.raises(ValueError, match="padding"):
+        SRCNN(padding="reflect")
+    with pytest.raises(ValueError, match="config"):
+        build("9-3-5")
+    with pytest.raises(ValueError, match=r"\(B, 1, H, W\)"):
+        build()(torch.zeros(1, 3, 33, 33))
+    with pytest.raises(ValueError, match="too small"):
+        build()(torch.zeros(1, 1, 16, 40))
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_upscale_shape_range_dtype(padding):
+    torch.manual_seed(0)
+    model = build("9-1-5", padding=padding)
+    lr = torch.rand(2, 3, 11, 13)
+    out = upscale(model, lr, 3)
+    assert out.shape == (2, 3, 33, 39) and out.dtype == torch.float32
+    assert out.min() >= 0 and out.max() <= 1
+    assert model.training  # mode restored
+    assert upscale(model, lr[:, :1], 2).shape == (2, 1, 22, 26)
+    assert upscale(model, lr.double(), 2).dtype == torch.float64
+
+
+def _identity_srcnn(config="9-5-5", padding="valid") -> SRCNN:
+    """An SRCNN that returns its input: centre taps pass Y through the ReLUs (Y >= 0)."""
+    model = build(config, padding=padding)
+    with torch.no_grad():
+        for conv in (model.conv1, model.conv2, model.conv3):
+            conv.weight.zero_()
+            conv.bias.zero_()
+            c = conv.kernel_size[0] // 2
+            conv.weight[0, 0, c, c] = 1.0
+    return model
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_upscale_constant_image_stays_constant(padding):
+    model = _identity_srcnn(padding=padding)
+    lr = torch.empty(1, 3, 12, 10)
+    lr[:, 0], lr[:, 1], lr[:, 2] = 0.2, 0.5, 0.7
+    out = upscale(model, lr, 3)
+    expected = lr[:, :, :1, :1].expand(1, 3, 36, 30)
+    # "valid": replicate padding keeps every pixel; "same" zero-pads, only the inside is kept
+    inner = slice(None) if padding == "valid" else slice(8, -8)
+    torch.testing.assert_close(out[..., inner, inner], expected[..., inner, inner],
+                               atol=1e-5, rtol=0)
+
+
+def test_upscale_is_bicubic_for_an_identity_network():
+    model = _identity_srcnn()
+    torch.manual_seed(1)
+    lr = torch.rand(1, 3, 16, 16) * 0.6 + 0.2
+    expected = imresize(lr, 3).clamp(0, 1)
+    torch.testing.assert_close(upscale(model, lr, 3), expected, atol=1e-5, rtol=0)
+    y = rgb_to_ycbcr(imresize(lr, 3))[:, :1]
+    torch.testing.assert_close(bicubic_y(lr, 3), y, atol=1e-6, rtol=0)
+
+
+def test_upscale_bad_input():
+    model = build()
+    with pytest.raises(TypeError, match="float"):
+        upscale(model, torch.zeros(1, 3, 8, 8, dtype=torch.uint8), 3)
+    with pytest.raises(ValueError, match="shape"):
+        upscale(model, torch.zeros(3, 8, 8), 3)
+    with pytest.raises(ValueError, match="scale"):
+        upscale(model, torch.zeros(1, 3, 8, 8), 1.5)
+
+
+def test_load_pretrained_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"srcnn_9-5-5_x3\.pt.*python -m srlib\.train"):
+        load_pretrained("srcnn", 3, "9-5-5", path=tmp_path / "srcnn_9-5-5_x3.pt")
+    assert weights_path("srcnn", 4, "9-1-5").name == "srcnn_9-1-5_x4.pt"
+    with pytest.raises(ValueError, match="srcnn"):
+        load_pretrained("vdsr", 3)
+
+
+def test_load_pretrained_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = build("9-1-5")
+    path = tmp_path / "srcnn_9-1-5_x2.pt"
+    torch.save(model.state_dict(), path)
+    loaded = load_pretrained("srcnn", 2, "9-1-5", path=path)
+    assert not loaded.training
+    x = torch.rand(1, 1, 30, 30)
+    torch.testing.assert_close(loaded(x), model(x))
+    torch.save({"model": model.state_dict(), "epoch": 3}, path)  # a training checkpoint
+    torch.testing.assert_close(load_pretrained("srcnn", 2, "9-1-5", path=path)(x), model(x))
