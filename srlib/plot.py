@@ -127,3 +127,79 @@ def true_scale(
     if suptitle:
         fig.suptitle(suptitle, y=1 - 4 / fig_h, va="top")
     return fig
+
+
+def _box_slices(box: tuple[int, int, int, int]) -> tuple[slice, slice]:
+    x, y, w, h = box
+    return slice(y, y + h), slice(x, x + w)
+
+
+def crop(image: ImageLike, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The ``(x, y, width, height)`` box of an image (pixels, top-left origin) as an array."""
+    rows, cols = _box_slices(box)
+    array = to_array(image)
+    if box[0] < 0 or box[1] < 0 or rows.stop > array.shape[0] or cols.stop > array.shape[1]:
+        raise ValueError(
+            f"box {box} (x, y, width, height) does not fit in a "
+            f"{array.shape[1]}x{array.shape[0]} image"
+        )
+    return array[rows, cols]
+
+
+def mark(ax: plt.Axes, box: tuple[int, int, int, int], color: str = "yellow") -> None:
+    """Draw the ``(x, y, width, height)`` box on an axes showing a full image."""
+    x, y, w, h = box
+    ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor=color,
+                               linewidth=1.5))
+
+
+def inset(
+    ax: plt.Axes,
+    image: ImageLike,
+    box: tuple[int, int, int, int],
+    bounds: tuple[float, float, float, float] = (0.58, 0.58, 0.4, 0.4),
+    color: str = "yellow",
+) -> plt.Axes:
+    """Add a zoomed-crop inset of ``box`` to ``ax`` (which shows ``image``) and mark the box.
+
+    ``bounds`` is the inset's ``(x0, y0, width, height)`` in axes fractions; the crop is drawn
+    with nearest-neighbour so its pixels stay visible.
+    """
+    sub = ax.inset_axes(bounds)
+    show(crop(image, box), sub)
+    for spine in sub.spines.values():
+        spine.set_visible(True)
+        spine.set_edgecolor(color)
+        spine.set_linewidth(1.5)
+    mark(ax, box, color)
+    return sub
+
+
+def compare(
+    images: Sequence[ImageLike],
+    titles: Sequence[str],
+    box: tuple[int, int, int, int],
+    width: float = 9.0,
+    suptitle: str | None = None,
+) -> plt.Figure:
+    """Before/after comparison: the first image whole with ``box`` marked, then that crop of
+    every image enlarged side by side (nearest-neighbour), all with their titles.
+
+    ``images`` must have the same size (e.g. HR, bicubic, a network's output); ``box`` is
+    ``(x, y, width, height)`` in pixels.
+    """
+    sizes = {_size(im) for im in images}
+    if len(sizes) != 1:
+        raise ValueError(f"compare() needs images of one size, got sizes {sorted(sizes)}")
+    if len(titles) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(titles)} titles")
+    n = len(images)
+    fig, axes = plt.subplots(1, n + 1, figsize=(width, width / (n + 1) + 0.5),
+                             layout="constrained")
+    show(images[0], axes[0], f"{titles[0]} (whole)")
+    mark(axes[0], box)
+    for ax, image, title in zip(axes[1:], images, titles, strict=True):
+        show(crop(image, box), ax, title)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
