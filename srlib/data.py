@@ -34,7 +34,7 @@ import torch
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import LocalEntryNotFoundError
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 #: The benchmark datasets and the number of images each holds.
 BENCHMARKS: dict[str, int] = {"Set5": 5, "Set14": 14, "BSD100": 100}
@@ -141,8 +141,10 @@ def extract_archive(archive: str | Path, target: str | Path) -> Path:
                 for member in members:
                     _check_member(member, archive)
                 files = [m for m in members if m.isfile()]
+                # a text bar on a terminal only (disable=None): in a notebook kernel a widget
+                # bar can stall the book's executor
                 for member in tqdm(files, desc=f"extract {archive.name}", unit="file",
-                                   leave=False, disable=len(files) < 20):
+                                   leave=False, disable=None if len(files) >= 20 else True):
                     tar.extract(member, tmp, filter="data")
         except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
             raise CorruptArchiveError(
@@ -218,7 +220,7 @@ def _cropped_hr(hr_folder: Path, scale: int, names: list[str]) -> dict[str, Path
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", suffix=".partial", dir=out.parent))
         try:
             for n in tqdm(todo, desc=f"crop {hr_folder.name} to x{scale}", unit="image",
-                          leave=False, disable=len(todo) < 20):
+                          leave=False, disable=None if len(todo) >= 20 else True):
                 with Image.open(paths[n]) as im:
                     w, h = im.width // scale * scale, im.height // scale * scale
                     im.crop((0, 0, w, h)).save(tmp / f"{n}.png")
