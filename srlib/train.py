@@ -77,7 +77,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bar: a widget bar can stall the book's notebook executor
 
 from srlib.color import rgb_to_y
 from srlib.metrics import psnr
