@@ -211,45 +211,46 @@ def _fake_hub(tmp_path: Path, name: str, files: dict[str, bytes]) -> Path:
     return hub
 
 
+@pytest.fixture
+def use_hub(tmp_path, monkeypatch):
+    """Point the hub client (offline) and srlib's cache at a fake hub holding given files."""
+
+    def use(files: dict[str, bytes]) -> None:
+        hub = _fake_hub(tmp_path, "Set5", files)
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+        monkeypatch.setenv("SRLIB_CACHE", str(tmp_path / "srlib"))
+
+    return use
+
+
 def _real_archive(name: str) -> bytes:
     return data.fetch_archive(*name.split(":")).read_bytes()
 
 
-def test_corrupt_download_in_hub_cache(tmp_path, monkeypatch):
+def test_corrupt_download_in_hub_cache(tmp_path, use_hub):
     hr = _real_archive("Set5:Set5_HR")
     lr = _real_archive("Set5:Set5_LR_x2")
-    hub = _fake_hub(tmp_path, "Set5", {"Set5_HR.tar.gz": hr[: len(hr) // 2],
-                                       "Set5_LR_x2.tar.gz": lr})
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setenv("SRLIB_CACHE", str(tmp_path / "srlib"))
+    use_hub({"Set5_HR.tar.gz": hr[: len(hr) // 2], "Set5_LR_x2.tar.gz": lr})
     with pytest.raises(CorruptArchiveError, match="Set5_HR.tar.gz.*--force-download"):
         load_benchmark("Set5", 2)
     leftovers = [p for p in (tmp_path / "srlib").rglob("*") if "HR" in p.name]
     assert leftovers == []
 
 
-def test_hr_and_lr_archives_that_do_not_pair(tmp_path, monkeypatch):
+def test_hr_and_lr_archives_that_do_not_pair(tmp_path, use_hub):
     hr = _tar_gz(tmp_path / "hr.tar.gz", [_file("Set5_HR/a.png", _png_bytes((8, 8))),
                                           _file("Set5_HR/b.png", _png_bytes((8, 8)))])
     lr = _tar_gz(tmp_path / "lr.tar.gz", [_file("Set5_LR_x2/a.png", _png_bytes((3, 4)))])
-    hub = _fake_hub(tmp_path, "Set5", {"Set5_HR.tar.gz": hr.read_bytes(),
-                                       "Set5_LR_x2.tar.gz": lr.read_bytes()})
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setenv("SRLIB_CACHE", str(tmp_path / "srlib"))
+    use_hub({"Set5_HR.tar.gz": hr.read_bytes(), "Set5_LR_x2.tar.gz": lr.read_bytes()})
     with pytest.raises(ValueError, match=r"only HR: \['b'\]"):
         load_benchmark("Set5", 2)
 
 
-def test_sizes_that_do_not_pair(tmp_path, monkeypatch):
+def test_sizes_that_do_not_pair(tmp_path, use_hub):
     hr = _tar_gz(tmp_path / "hr.tar.gz", [_file("Set5_HR/a.png", _png_bytes((8, 8)))])
     lr = _tar_gz(tmp_path / "lr.tar.gz", [_file("Set5_LR_x2/a.png", _png_bytes((3, 4)))])
-    hub = _fake_hub(tmp_path, "Set5", {"Set5_HR.tar.gz": hr.read_bytes(),
-                                       "Set5_LR_x2.tar.gz": lr.read_bytes()})
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setenv("SRLIB_CACHE", str(tmp_path / "srlib"))
+    use_hub({"Set5_HR.tar.gz": hr.read_bytes(), "Set5_LR_x2.tar.gz": lr.read_bytes()})
     with pytest.raises(ValueError, match=r"does not pair with LR \(3, 4\)"):
         load_benchmark("Set5", 2)
 
