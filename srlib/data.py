@@ -20,11 +20,13 @@ Run ``python -m srlib.data Set5 --scale 4`` to download a dataset and print a su
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import datasets
@@ -120,6 +122,34 @@ def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
         )
 
 
+def _progress(items: list, desc: str, unit: str) -> tqdm:
+    # a text bar, on a terminal only (disable=None) and for long jobs: in a notebook kernel a
+    # widget bar can stall the book's executor
+    return tqdm(items, desc=desc, unit=unit, leave=False,
+                disable=None if len(items) >= 20 else True)
+
+
+@contextlib.contextmanager
+def _staging(target: Path) -> Iterator[Path]:
+    """A private temporary folder beside ``target``, removed afterwards whatever happens."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", suffix=".partial", dir=target.parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publish(folder: Path, target: Path) -> None:
+    """Rename a finished ``folder`` to ``target`` (one atomic step), readable by all."""
+    folder.chmod(0o755)  # mkdtemp makes folders private; the cache folders are readable
+    try:
+        folder.rename(target)
+    except OSError:
+        if not target.is_dir():  # a concurrent process may have finished first
+            raise
+
+
 def extract_archive(archive: str | Path, target: str | Path) -> Path:
     """Extract the folder ``target.name`` of a ``.tar.gz`` archive to ``target``, atomically.
 
@@ -132,19 +162,14 @@ def extract_archive(archive: str | Path, target: str | Path) -> Path:
     archive, target = Path(archive), Path(target)
     if target.is_dir():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", suffix=".partial", dir=target.parent))
-    try:
+    with _staging(target) as tmp:
         try:
             with tarfile.open(archive, "r:gz") as tar:
                 members = tar.getmembers()  # reads the whole stream: finds truncation and CRC
                 for member in members:
                     _check_member(member, archive)
                 files = [m for m in members if m.isfile()]
-                # a text bar on a terminal only (disable=None): in a notebook kernel a widget
-                # bar can stall the book's executor
-                for member in tqdm(files, desc=f"extract {archive.name}", unit="file",
-                                   leave=False, disable=None if len(files) >= 20 else True):
+                for member in _progress(files, f"extract {archive.name}", "file"):
                     tar.extract(member, tmp, filter="data")
         except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
             raise CorruptArchiveError(
@@ -159,13 +184,7 @@ def extract_archive(archive: str | Path, target: str | Path) -> Path:
                 f"{sorted({m.name.split('/')[0] for m in members})[:5]}). It is not the "
                 "expected benchmark archive: delete it and download it again."
             )
-        try:
-            produced.rename(target)
-        except OSError:
-            if not target.is_dir():  # a concurrent process may have finished first
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _publish(produced, target)
     return target
 
 
@@ -217,21 +236,12 @@ def _cropped_hr(hr_folder: Path, scale: int, names: list[str]) -> dict[str, Path
         return paths
     out = hr_folder.with_name(f"{hr_folder.name}_modcrop_x{scale}")
     if not out.is_dir():
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", suffix=".partial", dir=out.parent))
-        try:
-            for n in tqdm(todo, desc=f"crop {hr_folder.name} to x{scale}", unit="image",
-                          leave=False, disable=None if len(todo) >= 20 else True):
+        with _staging(out) as tmp:
+            for n in _progress(todo, f"crop {hr_folder.name} to x{scale}", "image"):
                 with Image.open(paths[n]) as im:
                     w, h = im.width // scale * scale, im.height // scale * scale
                     im.crop((0, 0, w, h)).save(tmp / f"{n}.png")
-            tmp.chmod(0o755)  # mkdtemp makes it private; the cache folders are readable
-            try:
-                tmp.rename(out)
-            except OSError:
-                if not out.is_dir():
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _publish(tmp, out)
     paths.update({n: out / f"{n}.png" for n in todo})
     return paths
 
