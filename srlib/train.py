@@ -302,10 +302,12 @@ def _read_log(path: Path, last_epoch: int) -> list[dict]:
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="") as fh:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------------- train
@@ -533,11 +535,13 @@ def train(
                 best_psnr, best_epoch = val_psnr, epoch
                 _save_atomic({k: v.detach().cpu().contiguous()
                               for k, v in model.state_dict().items()}, weights_path)
-                weights_path.with_suffix(".json").write_text(json.dumps(dict(
+                meta = weights_path.with_suffix(".json.tmp")
+                meta.write_text(json.dumps(dict(
                     model=model.config, scale=scale, config=config, epoch=epoch, step=step,
                     val_psnr=val_psnr, val_bicubic_psnr=val_bicubic,
                     settings={**settings, "data_dir": folder.name}, torch=torch.__version__,
                 ), indent=1))
+                os.replace(meta, weights_path.with_suffix(".json"))
             _save_atomic(dict(
                 model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch,
                 step=step, best_val_psnr=best_psnr, best_epoch=best_epoch, settings=settings,

@@ -160,6 +160,41 @@ def test_resume_is_bit_identical(tiny, tmp_path):
               **{**kw, "batch_size": 16})
 
 
+def test_resume_after_kill(tiny, tmp_path):
+    """SIGKILL a CLI training after its first checkpoint; --resume ends where a run that
+    was never interrupted ends, with the same weights and log."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["--scale", "2", "--config", "9-1-5", "--epochs", "8", "--data", str(tiny),
+            "--batch-size", "16", "--augment", "--threads", "1", "--no-progress",
+            "--device", "cpu"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "srlib.train", *args, "--out", str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (killed / "last.pt").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint after 120 s"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
+    done = int(torch.load(killed / "last.pt", weights_only=True)["epoch"])
+    assert 1 <= done < 8
+    main([*args, "--out", str(killed), "--resume"])
+    main([*args, "--out", str(tmp_path / "full")])
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    b = torch.load(killed / "last.pt", weights_only=True)
+    assert a["epoch"] == b["epoch"] == 8
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    cols = lambda f: [r.split(",")[:5] for r in f.read_text().splitlines()]  # noqa: E731
+    assert cols(killed / "log.csv") == cols(tmp_path / "full" / "log.csv")
+    assert not list(killed.glob("*.tmp*")), "a half-written file was left behind"
+
+
 @pytest.mark.parametrize("check_every", [1, 4])
 def test_nan_guard(tiny, tmp_path, check_every):
     with pytest.raises(FloatingPointError, match=r"step \d+.*lower the learning rate"):
