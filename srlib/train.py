@@ -49,7 +49,8 @@ Outputs in ``out_dir``:
   run had not been interrupted (bit for bit on the CPU);
 * ``srcnn_<config>_x<scale>.pt`` and ``.json``: the weights (a plain ``state_dict``) of
   the epoch with the best validation PSNR and their description, the files
-  :func:`srlib.models.load_pretrained` reads from ``srlib/weights/``.
+  :func:`srlib.models.load_pretrained` reads from ``srlib/weights/``;
+* ``epochs/epoch_<n>.pt``: the weights of every ``save_every``-th epoch, if asked for.
 
 Example::
 
@@ -72,6 +73,7 @@ import math
 import os
 import time
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import torch
@@ -336,7 +338,8 @@ def train(
     compile: bool | None = None,
     threads: int | None = None,
     check_every: int | None = None,
-    progress: bool = True,
+    save_every: int = 0,
+    progress: bool | TextIO = True,
 ) -> dict:
     """Train SRCNN for ``scale`` on the HR images of ``data_dir``; see the module docstring.
 
@@ -369,7 +372,11 @@ def train(
         threads: CPU threads for PyTorch (``torch.set_num_threads``); default unchanged.
         check_every: steps between checks of the loss for NaN/inf (each check
             synchronises with the device); default 1 on the CPU, 50 elsewhere.
-        progress: show a tqdm progress bar.
+        save_every: also keep the weights of every ``save_every``-th epoch as
+            ``out_dir/epochs/epoch_<n>.pt`` (0: only the best and the last), e.g. to
+            study the checkpoints afterwards.
+        progress: show a tqdm progress bar on stderr (``True``), or on the given text
+            stream, updated at most every 5 s (``progress=sys.stdout`` in a notebook).
 
     Returns:
         A dict: ``epochs`` (finished), ``steps``, ``loss`` (mean loss of the last epoch),
@@ -485,6 +492,8 @@ def train(
     step = start_epoch * steps_per_epoch
     val_psnr, epoch_loss, t_start = float("nan"), float("nan"), time.perf_counter()
     bar = tqdm(total=(epochs - start_epoch) * steps_per_epoch, disable=not progress,
+               file=None if isinstance(progress, bool) else progress,
+               mininterval=0.1 if isinstance(progress, bool) else 5.0,
                desc=f"SRCNN {config} x{scale}", unit="step")
     model.train()
     try:
@@ -542,6 +551,11 @@ def train(
                     settings={**settings, "data_dir": folder.name}, torch=torch.__version__,
                 ), indent=1))
                 os.replace(meta, weights_path.with_suffix(".json"))
+            if save_every and epoch % save_every == 0:
+                (out / "epochs").mkdir(exist_ok=True)
+                _save_atomic({k: v.detach().cpu().contiguous()
+                              for k, v in model.state_dict().items()},
+                             out / "epochs" / f"epoch_{epoch:04d}.pt")
             _save_atomic(dict(
                 model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch,
                 step=step, best_val_psnr=best_psnr, best_epoch=best_epoch, settings=settings,
@@ -594,6 +608,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: PyTorch's, one per core; use fewer on a "
                         "shared machine)")
+    p.add_argument("--save-every", type=int, default=0,
+                   help="also keep the weights of every N-th epoch in OUT/epochs/")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     result = train(
@@ -602,7 +618,7 @@ def main(argv: list[str] | None = None) -> dict:
         stride=a.stride, augment=a.augment, val_fraction=a.val_fraction,
         max_images=a.max_images, seed=a.seed, resume=a.resume, init=a.init, device=a.device,
         amp=a.amp, channels_last=a.channels_last, compile=a.compile, threads=a.threads,
-        progress=not a.no_progress,
+        save_every=a.save_every, progress=not a.no_progress,
     )
     print(f"best validation PSNR {result['best_val_psnr']:.2f} dB at epoch "
           f"{result['best_epoch']} (bicubic {result['val_bicubic_psnr']:.2f} dB)")

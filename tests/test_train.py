@@ -236,3 +236,17 @@ def test_cli(tiny, tmp_path, capsys):
     text = capsys.readouterr().out
     assert f"checkpoint: {out / 'last.pt'}" in text and "log:" in text
     assert (out / "log.csv").is_file() and (out / "srcnn_9-1-5_x4.json").is_file()
+
+
+def test_save_every_and_progress_stream(tiny, tmp_path):
+    import io
+
+    stream = io.StringIO()
+    r = train(3, "9-1-5", epochs=4, out_dir=tmp_path / "run", data_dir=tiny, batch_size=32,
+              device="cpu", save_every=2, progress=stream)
+    saved = sorted(p.name for p in (tmp_path / "run" / "epochs").iterdir())
+    assert saved == ["epoch_0002.pt", "epoch_0004.pt"]
+    last = torch.load(r["checkpoint"], weights_only=True)["model"]
+    kept = torch.load(tmp_path / "run" / "epochs" / "epoch_0004.pt", weights_only=True)
+    assert all(torch.equal(last[k], kept[k]) for k in last)
+    assert "SRCNN 9-1-5 x3" in stream.getvalue()
