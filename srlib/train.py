@@ -452,6 +452,7 @@ def train(
         augment=augment, val_fraction=val_fraction, seed=seed, max_images=max_images,
         data_dir=str(folder), data_files=[f.name for f in files],
         val_files=[f.name for f in val_files], epochs=epochs,
+        init=Path(init).name if init is not None else None,
     )
 
     # ---- model, optimizer, RNG
@@ -474,6 +475,7 @@ def train(
             raise ValueError(f"cannot resume {ckpt_path} with other settings ({diff})")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        settings["init"] = ckpt["settings"].get("init")   # how the run began
         start_epoch = ckpt["epoch"]
         best_psnr, best_epoch = ckpt["best_val_psnr"], ckpt["best_epoch"]
         shuffle_gen.set_state(ckpt["rng"]["shuffle"])
@@ -531,7 +533,8 @@ def train(
                         )
                     bar.update(i + 1 - checked)
                     bar.set_postfix(loss=f"{chunk.mean().item():.2e}",
-                                    val_psnr=f"{val_psnr:.2f}", epoch=epoch)
+                                    val_psnr=f"{val_psnr:.2f}", epoch=epoch,
+                                    refresh=False)     # the bar's mininterval rules
                     checked = i + 1
             epoch_loss = losses.mean().item()
             val_psnr = _validate(model, val, scale, amp_ctx)

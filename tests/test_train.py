@@ -227,6 +227,10 @@ def test_init_from_weights(tiny, tmp_path):
     trained = torch.load(r["weights"], weights_only=True)
     for k, v in torch.load(path, weights_only=True).items():
         torch.testing.assert_close(trained[k], v, atol=1e-9, rtol=0)
+    import json
+
+    meta = json.loads(Path(r["weights"]).with_suffix(".json").read_text())
+    assert meta["settings"]["init"] == "init.pt"
 
 
 def test_cli(tiny, tmp_path, capsys):
@@ -250,3 +254,5 @@ def test_save_every_and_progress_stream(tiny, tmp_path):
     kept = torch.load(tmp_path / "run" / "epochs" / "epoch_0004.pt", weights_only=True)
     assert all(torch.equal(last[k], kept[k]) for k in last)
     assert "SRCNN 9-1-5 x3" in stream.getvalue()
+    # on a stream the bar is redrawn every few seconds and per epoch, not every step
+    assert stream.getvalue().count("\r") <= 4 + 3, stream.getvalue()
