@@ -60,9 +60,11 @@ from PIL import Image
 from srlib.color import rgb_to_y
 from srlib.data import BENCHMARKS, SCALES, check_benchmark, load_benchmark, to_tensor
 from srlib.metrics import psnr, ssim
+from srlib.models import load_pretrained, upscale
 from srlib.resize import imresize
 
 __all__ = [
+    "INTERPOLATORS",
     "METHODS",
     "PAPER_BICUBIC",
     "PROTOCOLS",
@@ -74,6 +76,7 @@ __all__ = [
     "lanczos",
     "nearest",
     "pil_bicubic",
+    "srcnn",
     "torch_bicubic",
 ]
 
@@ -170,6 +173,21 @@ def ibp(lr: torch.Tensor, scale: int, iterations: int = 5) -> torch.Tensor:
     return x.clamp(0, 1)
 
 
+@lru_cache(maxsize=8)
+def _srcnn_model(scale: int, config: str, device: str) -> torch.nn.Module:
+    return load_pretrained("srcnn", scale, config, device=device)
+
+
+def srcnn(lr: torch.Tensor, scale: int, config: str = "9-5-5") -> torch.Tensor:
+    """SRCNN (Dong et al.) with the weights shipped in ``srlib/weights`` for ``scale``.
+
+    Bicubic upscaling, then the network on Y (:func:`srlib.models.upscale`); the model is
+    loaded once per scale, on CUDA when there is a GPU.
+    """
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return upscale(_srcnn_model(scale, config, device), lr, scale)
+
+
 #: The registry of upscalers :func:`evaluate` accepts by name.
 METHODS: dict[str, Upscaler] = {
     "nearest": nearest,
@@ -179,7 +197,12 @@ METHODS: dict[str, Upscaler] = {
     "pil-bicubic": pil_bicubic,
     "lanczos": lanczos,
     "ibp": ibp,
+    "srcnn": srcnn,
 }
+#: The classic, pre-deep-learning methods of :data:`METHODS` (chapter 4's shootout).
+INTERPOLATORS: tuple[str, ...] = (
+    "nearest", "bilinear", "bicubic", "torch-bicubic", "pil-bicubic", "lanczos", "ibp",
+)
 
 
 # --------------------------------------------------------------------------- the data
@@ -320,8 +343,9 @@ def evaluate(
     Args:
         method: a name from :data:`METHODS` (``"nearest"``, ``"bilinear"``,
             ``"bicubic"``, ``"torch-bicubic"``, ``"pil-bicubic"``, ``"lanczos"``,
-            ``"ibp"``) or a callable ``f(lr, scale)`` that maps an LR batch ``(B, 3, h, w)``,
-            float32 in [0, 1], to ``(B, 3, h*scale, w*scale)``, float in [0, 1].
+            ``"ibp"``, ``"srcnn"``: the shipped weights) or a callable ``f(lr, scale)``
+            that maps an LR batch ``(B, 3, h, w)``, float32 in [0, 1], to
+            ``(B, 3, h*scale, w*scale)``, float in [0, 1].
         name: ``"Set5"``, ``"Set14"`` or ``"BSD100"``.
         scale: 2, 3 or 4.
         protocol: ``"rgb"`` (default: shrink and upscale the RGB image, the published LR

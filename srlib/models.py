@@ -248,9 +248,10 @@ def upscale(model: nn.Module, lr: torch.Tensor, scale: int) -> torch.Tensor:
     For a ``padding="valid"`` model the bicubic Y is padded by replicating its border
     (``model.shrink // 2`` pixels per side), so the output has the full size.  The model
     runs in eval mode without gradients on its own device (the result comes back on the
-    input's device).  A one-channel input is used as Y directly (SRCNN's code does this
-    for grayscale images; for ``evaluate(..., protocol="y")``, pass ``lr[:, :1]`` and
-    repeat the output to three channels).
+    input's device).  A one-channel input, and a three-channel batch whose channels are
+    all equal (a grayscale image, or the Y channel repeated as in
+    ``evaluate(..., protocol="y")``), is used as Y directly, as SRCNN's code does for
+    grayscale images; the output then repeats the network's Y in every channel.
 
     Args:
         model: an :class:`SRCNN` (or any ``(B, 1, H, W) -> (B, 1, H', W')`` module with a
@@ -278,13 +279,18 @@ def upscale(model: nn.Module, lr: torch.Tensor, scale: int) -> torch.Tensor:
     try:
         with torch.no_grad():
             x = lr.to(device=device, dtype=torch.float32)
-            if x.shape[1] == 3:
+            gray = x.shape[1] == 3 and bool(
+                torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2]))
+            if x.shape[1] == 3 and not gray:
                 ycbcr = imresize(rgb_to_ycbcr(x), scale)
                 y, cbcr = ycbcr[:, :1], ycbcr[:, 1:]
             else:
-                y, cbcr = imresize(x, scale), None
+                y, cbcr = imresize(x[:, :1], scale), None
             y_sr = _run_y(model, y.to(dtype)).float()
-            out = y_sr if cbcr is None else ycbcr_to_rgb(torch.cat([y_sr, cbcr], dim=1))
+            if cbcr is not None:
+                out = ycbcr_to_rgb(torch.cat([y_sr, cbcr], dim=1))
+            else:
+                out = y_sr.repeat(1, x.shape[1], 1, 1)
     finally:
         model.train(was_training)
     return out.clamp_(0, 1).to(device=lr.device, dtype=lr.dtype)
