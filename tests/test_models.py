@@ -150,3 +150,38 @@ def test_load_pretrained_round_trip(tmp_path):
     torch.testing.assert_close(loaded(x), model(x))
     torch.save({"model": model.state_dict(), "epoch": 3}, path)  # a training checkpoint
     torch.testing.assert_close(load_pretrained("srcnn", 2, "9-1-5", path=path)(x), model(x))
+
+
+def test_upscale_grayscale_rgb_is_run_as_y():
+    """Equal channels (a gray image, or protocol 'y') go through the network as Y."""
+    model = _identity_srcnn()
+    with torch.no_grad():
+        model.conv3.weight *= 0.5          # the network halves its input
+    torch.manual_seed(0)
+    gray = torch.rand(1, 1, 10, 12) * 0.6 + 0.2
+    out = upscale(model, gray.expand(-1, 3, -1, -1), 2)
+    assert out.shape == (1, 3, 20, 24)
+    half = (0.5 * imresize(gray, 2)).expand(-1, 3, -1, -1)
+    torch.testing.assert_close(out, half, atol=1e-5, rtol=0)
+    torch.testing.assert_close(upscale(model, gray, 2), half[:, :1], atol=1e-5, rtol=0)
+    color = gray.repeat(1, 3, 1, 1)
+    color[:, 1] += 0.01                     # not gray: Y of YCbCr is halved, not R, G, B
+    assert (upscale(model, color, 2)[:, 0] - out[:, 0]).abs().max() > 0.01
+
+
+# Dong et al., ECCV 2014 (SRCNN 9-1-5, 91 images), Table 1 / TPAMI 2016, Table 2:
+# Set5 PSNR (dB) at x2, x3, x4.
+SRCNN_FLOOR = {2: 36.34, 3: 32.39, 4: 30.09}
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_shipped_weights_meet_the_paper_floor_on_set5(scale):
+    from srlib.evaluate import evaluate
+
+    model = load_pretrained("srcnn", scale)
+    assert model.padding == "valid" and count_parameters(model) == 57281
+    table = evaluate("srcnn", "Set5", scale)
+    bicubic = evaluate("bicubic", "Set5", scale)
+    assert table["psnr"].mean() >= SRCNN_FLOOR[scale]
+    assert (table["psnr"] > bicubic["psnr"]).all()
+    assert (table["ssim"] > bicubic["ssim"]).all()
