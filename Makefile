@@ -19,6 +19,14 @@ export HF_HUB_OFFLINE ?= 1
 endif
 endif
 
+# T91, the SRCNN training images (chapter 5), beside the checkout when it is there.
+SHARED_T91 := $(abspath ../shared/data/T91)
+ifeq ($(origin SRLIB_DATA_DIR), undefined)
+ifneq ($(wildcard $(SHARED_T91)),)
+export SRLIB_DATA_DIR := $(SHARED_T91)
+endif
+endif
+
 .PHONY: book test clean
 
 $(STAMP): requirements.txt pyproject.toml
