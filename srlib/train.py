@@ -267,10 +267,20 @@ def _load_state_dict(path: str | Path) -> dict:
     return state
 
 
-def _save_atomic(obj, path: Path) -> None:
+def _replace_atomic(path: Path, write) -> None:
+    """``write(tmp)`` a file beside ``path``, then rename it: a kill leaves no half file."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
+    write(tmp)
     os.replace(tmp, path)
+
+
+def _save_atomic(obj, path: Path) -> None:
+    _replace_atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def _cpu_weights(model: torch.nn.Module) -> dict:
+    """The model's ``state_dict`` as contiguous CPU tensors: the shipped weights format."""
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
 
 def _dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -304,12 +314,13 @@ def _read_log(path: Path, last_epoch: int) -> list[dict]:
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    _replace_atomic(path, write)
 
 
 # --------------------------------------------------------------------------------- train
@@ -545,20 +556,17 @@ def train(
                                  seconds=f"{seconds:.3f}"))
             if not val or val_psnr > best_psnr:
                 best_psnr, best_epoch = val_psnr, epoch
-                _save_atomic({k: v.detach().cpu().contiguous()
-                              for k, v in model.state_dict().items()}, weights_path)
-                meta = weights_path.with_suffix(".json.tmp")
-                meta.write_text(json.dumps(dict(
+                _save_atomic(_cpu_weights(model), weights_path)
+                meta = json.dumps(dict(
                     model=model.config, scale=scale, config=config, epoch=epoch, step=step,
                     val_psnr=val_psnr, val_bicubic_psnr=val_bicubic,
                     settings={**settings, "data_dir": folder.name}, torch=torch.__version__,
-                ), indent=1))
-                os.replace(meta, weights_path.with_suffix(".json"))
+                ), indent=1)
+                _replace_atomic(weights_path.with_suffix(".json"),
+                                lambda tmp, text=meta: tmp.write_text(text))
             if save_every and epoch % save_every == 0:
                 (out / "epochs").mkdir(exist_ok=True)
-                _save_atomic({k: v.detach().cpu().contiguous()
-                              for k, v in model.state_dict().items()},
-                             out / "epochs" / f"epoch_{epoch:04d}.pt")
+                _save_atomic(_cpu_weights(model), out / "epochs" / f"epoch_{epoch:04d}.pt")
             _save_atomic(dict(
                 model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch,
                 step=step, best_val_psnr=best_psnr, best_epoch=best_epoch, settings=settings,
