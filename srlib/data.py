@@ -15,12 +15,16 @@ Example::
     ('baby', (512, 512), (128, 128))
 
 Run ``python -m srlib.data Set5 --scale 4`` to download a dataset and print a summary.
+
+The training set of chapter 5, T91 (Yang et al. 2010, the 91 images SRCNN trains on), is not
+served by any hub repository: it ships inside srlib (:func:`t91_dir`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import shutil
 import tarfile
@@ -65,6 +69,52 @@ def cache_dir() -> Path:
         return Path(os.environ["SRLIB_CACHE"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "srlib"
+
+
+#: Number of images in T91, the training set shipped with srlib.
+T91_IMAGES = 91
+
+
+def t91_dir(*, verify: bool = False) -> Path:
+    """The folder of T91, the 91 training images of SRCNN, shipped inside srlib.
+
+    T91 (``t1.png`` ... ``tt27.png``, RGB, 9.4 MB in all) was collected by Yang et al.
+    (IEEE TIP 2010) and distributed with the SRCNN training code (Dong et al. 2014); no
+    hub repository serves it, so srlib carries a lossless PNG copy as package data.
+    ``srlib.train`` uses it when no other folder is given.
+
+    Args:
+        verify: also check every file against the SHA-256 sums in ``SHA256SUMS``
+            (reads all 9.4 MB; by default only the file count is checked).
+
+    Raises:
+        FileNotFoundError: the folder is missing or incomplete (an installation that did not
+            carry srlib's package data; reinstall with ``pip install .``).
+        ValueError: with ``verify``, a file whose content differs from the shipped one.
+
+    >>> len(list(t91_dir().glob("*.png")))
+    91
+    """
+    folder = Path(__file__).resolve().parent / "T91"
+    found = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    if len(found) != T91_IMAGES:
+        raise FileNotFoundError(
+            f"srlib's copy of T91 at {folder} holds {len(found)} of {T91_IMAGES} images: the "
+            "installation did not carry srlib's package data. Reinstall srlib from the "
+            "book's repository (`pip install .` in a clone), or pass a folder of HR images "
+            "(data_dir=..., --data, or SRLIB_DATA_DIR)."
+        )
+    if verify:
+        sums = dict(line.split()[::-1] for line in (folder / "SHA256SUMS").read_text()
+                    .splitlines() if line.strip())
+        bad = [p.name for p in found
+               if hashlib.sha256(p.read_bytes()).hexdigest() != sums.get(p.name)]
+        if bad:
+            raise ValueError(
+                f"{len(bad)} T91 files in {folder} differ from the shipped ones ({bad[:3]}): "
+                "reinstall srlib."
+            )
+    return folder
 
 
 def check_benchmark(name: str, scale: int) -> None:

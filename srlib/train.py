@@ -61,7 +61,7 @@ Example::
 Command line::
 
     python -m srlib.train --scale 3 --config 9-5-5 --epochs 100 --out runs/x3 \\
-        --data ../shared/data/T91 --threads 2 [--resume] [--init runs/x3/srcnn_9-5-5_x3.pt]
+        --threads 2 [--resume] [--init runs/x3/srcnn_9-5-5_x3.pt]
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ from PIL import Image
 from tqdm import tqdm  # text bar: a widget bar can stall the book's notebook executor
 
 from srlib.color import rgb_to_y
+from srlib.data import t91_dir
 from srlib.metrics import psnr
 from srlib.models import CONFIGS, PADDINGS, _run_y, bicubic_y, build
 from srlib.resize import imresize, modcrop
@@ -110,22 +111,26 @@ _FIXED_ON_RESUME = ("scale", "config", "padding", "batch_size", "lr", "lr_last_f
 
 # --------------------------------------------------------------------------------- data
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
-    """The folder of HR training images: ``data_dir``, else ``$SRLIB_DATA_DIR``.
+    """The folder of HR training images: ``data_dir``, else ``$SRLIB_DATA_DIR``, else T91.
 
-    Raises ``ValueError`` if neither is given and ``FileNotFoundError`` if the folder does
-    not exist.
+    T91 is the copy shipped inside srlib (:func:`srlib.data.t91_dir`), so training works
+    on a fresh installation with no data set up. Raises ``FileNotFoundError`` if a given
+    folder does not exist (naming where the name came from).
+
+    >>> resolve_data_dir().name
+    'T91'
     """
+    source = "data_dir"
+    if data_dir is None and os.environ.get("SRLIB_DATA_DIR"):
+        data_dir, source = os.environ["SRLIB_DATA_DIR"], "SRLIB_DATA_DIR"
     if data_dir is None:
-        env = os.environ.get("SRLIB_DATA_DIR")
-        if not env:
-            raise ValueError(
-                "no training data folder: pass data_dir (--data) or set SRLIB_DATA_DIR to a "
-                "folder of HR images, e.g. SRLIB_DATA_DIR=../shared/data/T91"
-            )
-        data_dir = env
+        return t91_dir()
     path = Path(data_dir).expanduser()
     if not path.is_dir():
-        raise FileNotFoundError(f"training data folder {path} does not exist")
+        raise FileNotFoundError(
+            f"training data folder {path} ({source}) does not exist: pass a folder of HR "
+            "images, or leave it unset to train on T91, which ships with srlib"
+        )
     return path
 
 
@@ -361,7 +366,8 @@ def train(
             incomplete batch dropped); with ``resume`` the run continues up to it.
         out_dir: folder for ``log.csv``, ``last.pt`` and the weights; created.  It must not
             hold a checkpoint already unless ``resume`` is set.
-        data_dir: folder of HR images; default ``$SRLIB_DATA_DIR``.
+        data_dir: folder of HR images; default ``$SRLIB_DATA_DIR``, else T91 as shipped
+            with srlib (:func:`resolve_data_dir`).
         batch_size: sub-images per step.
         lr: Adam learning rate of the first two layers.
         lr_last_factor: learning rate of the last layer as a fraction of ``lr`` (0.1 as in
@@ -596,7 +602,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--config", default="9-5-5", choices=list(CONFIGS))
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--out", required=True, help="output folder (log, checkpoint, weights)")
-    p.add_argument("--data", default=None, help="HR image folder (default $SRLIB_DATA_DIR)")
+    p.add_argument("--data", default=None, help="folder of HR training images (default: $SRLIB_DATA_DIR if set, else "
+                        "T91, which ships with srlib)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--lr-last-factor", type=float, default=0.1,

@@ -6,8 +6,11 @@ The training runs use 3 images of T91 and a few steps, on the CPU with one threa
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +18,7 @@ import pytest
 import torch
 
 from srlib.color import rgb_to_y
+from srlib.data import t91_dir
 from srlib.models import build, load_pretrained
 from srlib.resize import imresize, modcrop
 from srlib.train import (
@@ -31,16 +35,11 @@ from srlib.train import (
 
 torch.set_num_threads(1)
 
-T91 = Path(os.environ.get("SRLIB_DATA_DIR") or
-           Path(__file__).resolve().parents[2] / "shared" / "data" / "T91")
-
 
 @pytest.fixture(scope="module")
 def t91() -> Path:
-    if not T91.is_dir() or len(list(T91.glob("*.png"))) != 91:
-        pytest.fail(f"T91 (91 PNG files) not found at {T91}: set SRLIB_DATA_DIR to the T91 "
-                    "folder (../shared/data/T91 beside the checkout)")
-    return T91
+    """T91 as shipped inside srlib (every file checked against its SHA-256 sum)."""
+    return t91_dir(verify=True)
 
 
 @pytest.fixture()
@@ -67,12 +66,37 @@ def test_t91_split(t91):
 
 def test_resolve_data_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("SRLIB_DATA_DIR", raising=False)
-    with pytest.raises(ValueError, match="SRLIB_DATA_DIR"):
-        resolve_data_dir()
+    assert resolve_data_dir() == t91_dir()          # the shipped T91 by default
     monkeypatch.setenv("SRLIB_DATA_DIR", str(tmp_path))
     assert resolve_data_dir() == tmp_path
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    assert resolve_data_dir(t91_dir()) == t91_dir()  # an explicit folder wins
+    with pytest.raises(FileNotFoundError, match="does not exist.*ships with srlib"):
         resolve_data_dir(tmp_path / "missing")
+    monkeypatch.setenv("SRLIB_DATA_DIR", str(tmp_path / "gone"))
+    with pytest.raises(FileNotFoundError, match="SRLIB_DATA_DIR"):
+        resolve_data_dir()
+
+
+def test_no_message_points_at_the_project_machines():
+    # a reader's machine has no ../shared: no error message may send them there
+    for module in ("train", "data", "evaluate", "models"):
+        text = (Path(t91_dir()).parent / f"{module}.py").read_text()
+        assert "shared/data" not in text, module
+
+
+def test_t91_verify_finds_a_changed_file(tmp_path, monkeypatch):
+    import srlib.data as data
+
+    copy = tmp_path / "srlib"
+    shutil.copytree(Path(data.__file__).parent / "T91", copy / "T91")
+    monkeypatch.setattr(data, "__file__", str(copy / "data.py"))
+    assert data.t91_dir(verify=True) == copy / "T91"
+    (copy / "T91" / "t1.png").write_bytes(b"not the image")
+    with pytest.raises(ValueError, match="t1.png"):
+        data.t91_dir(verify=True)
+    (copy / "T91" / "t1.png").unlink()
+    with pytest.raises(FileNotFoundError, match="90 of 91"):
+        data.t91_dir()
 
 
 def test_degradation_is_the_resize_path(t91):
@@ -256,3 +280,20 @@ def test_save_every_and_progress_stream(tiny, tmp_path):
     assert "SRCNN 9-1-5 x3" in stream.getvalue()
     # on a stream the bar is redrawn every few seconds and per epoch, not every step
     assert stream.getvalue().count("\r") <= 4 + 3, stream.getvalue()
+
+
+def test_cli_trains_on_the_shipped_t91_without_data(tmp_path):
+    # the newcomer's path: no --data, no SRLIB_DATA_DIR, nothing beside the checkout
+    env = {k: v for k, v in os.environ.items() if k != "SRLIB_DATA_DIR"}
+    env["OMP_NUM_THREADS"] = "1"
+    out = tmp_path / "try"
+    proc = subprocess.run(
+        [sys.executable, "-m", "srlib.train", "--scale", "3", "--epochs", "1",
+         "--max-images", "4", "--out", str(out), "--no-progress"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "best validation PSNR" in proc.stdout
+    meta = json.loads((out / "srcnn_9-5-5_x3.json").read_text())
+    assert meta["settings"]["data_dir"] == "T91"
+    assert meta["settings"]["data_files"] == ["t1.png", "t10.png", "t11.png", "t12.png"]
