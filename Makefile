@@ -2,7 +2,8 @@
 #   make book   execute every notebook and build the HTML book into _build/html
 #   make test   build the book (warnings are errors), then run all tests:
 #               srlib's unit tests, every notebook under nbval, and the built pages in Chromium
-# Both create the virtual environment .venv and install requirements.txt when needed.
+#   make kernel register .venv as the Jupyter kernel "Upscaling with PyTorch" (JupyterHub)
+# Each creates the virtual environment .venv and installs requirements.txt when needed.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,15 +20,13 @@ export HF_HUB_OFFLINE ?= 1
 endif
 endif
 
-# T91, the SRCNN training images (chapter 5), beside the checkout when it is there.
-SHARED_T91 := $(abspath ../shared/data/T91)
-ifeq ($(origin SRLIB_DATA_DIR), undefined)
-ifneq ($(wildcard $(SHARED_T91)),)
-export SRLIB_DATA_DIR := $(SHARED_T91)
-endif
-endif
+# JupyterHub: `make kernel` registers this environment as a named Jupyter kernel. For all
+# users of a shared hub: make kernel VENV=/opt/upscaling KERNEL_PREFIX=/usr/local
+KERNEL_NAME    ?= upscaling-with-pytorch
+KERNEL_DISPLAY ?= Upscaling with PyTorch
+KERNEL_PREFIX  ?=
 
-.PHONY: book test clean
+.PHONY: book test kernel clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +41,10 @@ test: book
 	  echo "Chromium is needed for the page tests: apt-get install chromium chromium-driver"; \
 	  exit 1; }
 	$(BIN)/python -m pytest tests notebooks --nbval-lax
+
+kernel: $(STAMP)
+	$(BIN)/python -m ipykernel install --name $(KERNEL_NAME) --display-name "$(KERNEL_DISPLAY)" \
+	  $(if $(KERNEL_PREFIX),--prefix $(KERNEL_PREFIX),--user)
 
 clean:
 	rm -rf _build
