@@ -143,3 +143,19 @@ def test_notebook_figures_reach_the_page(site, browser, page):
         ".filter(i => i.complete && i.naturalWidth > 0).length"
     )
     assert shown == expected, json.dumps({"page": page, "figures": expected, "shown": shown})
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if (ROOT / f"{p}.ipynb").is_file()])
+def test_setup_cell_is_collapsed(site, browser, page):
+    """The set-up cell is on the page but folded away: its code is not visible until opened."""
+    _open(browser, f"{site}/{page}.html")
+    state = browser.execute_script(
+        """const cell = [...document.querySelectorAll('.cell')]
+               .find(c => c.textContent.includes('find_spec("srlib")'));
+        if (!cell) return null;
+        const code = cell.querySelector('.cell_input pre');
+        return {hidden: cell.classList.contains('tag_hide-input'),
+                visible: code ? code.getClientRects().length > 0 : null};"""
+    )
+    assert state is not None, f"no set-up cell on {page}"
+    assert state["hidden"] and state["visible"] is False, state
