@@ -7,8 +7,9 @@ BasicSR, whose option names are used):
 
 * the LR image is made from the HR image (already cropped to a multiple of the scale) with
   MATLAB's ``imresize(hr, 1/scale, 'bicubic')`` on the uint8 image (:func:`srlib.resize.
-  imresize`), never taken on trust from the hub's LR files (they are identical, but a
-  different file would silently change every score);
+  imresize`), never taken on trust from the hub's LR files (a file does not say which
+  resizer made it, and a different one would silently change every score; the MATLAB-made
+  archives the book is tested with equal the regenerated images pixel for pixel);
 * the method's output is rounded to 8-bit levels (what saving it as a PNG does);
 * PSNR and SSIM are measured on the luma Y of MATLAB's ``rgb2ycbcr`` (BT.601), after
   shaving ``crop_border = scale`` pixels off every side; SSIM uses the Gaussian window of
@@ -19,7 +20,7 @@ BasicSR, whose option names are used):
 Two protocols, ``"rgb"`` (default) and ``"y"``, differ in what is shrunk and upscaled:
 
 ``protocol="rgb"``
-    The RGB uint8 image is shrunk (giving exactly the published LR files), the method
+    The RGB uint8 image is shrunk (as MATLAB makes the benchmarks' LR files), the method
     upscales the RGB LR image, and Y is taken of the rounded RGB output.  This is how
     every RGB model is evaluated, so it is the default: all methods, from nearest
     neighbour to a neural network, see the same LR images.
@@ -348,8 +349,8 @@ def evaluate(
             ``(B, 3, h*scale, w*scale)``, float in [0, 1].
         name: ``"Set5"``, ``"Set14"`` or ``"BSD100"``.
         scale: 2, 3 or 4.
-        protocol: ``"rgb"`` (default: shrink and upscale the RGB image, the published LR
-            files) or ``"y"`` (SRCNN's code: shrink and upscale the uint8-rounded Y
+        protocol: ``"rgb"`` (default: shrink and upscale the RGB uint8 image, as MATLAB
+            makes the benchmarks' LR files) or ``"y"`` (SRCNN's code: shrink and upscale the uint8-rounded Y
             channel in floating point); see the module docstring.
         crop_border: pixels shaved off every side before measuring; default ``scale``.
         test_y_channel: measure on Y (default).  ``False`` measures on RGB (protocol
