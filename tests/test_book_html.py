@@ -147,15 +147,18 @@ def test_notebook_figures_reach_the_page(site, browser, page):
 
 @pytest.mark.parametrize("page", [p for p in PAGES if (ROOT / f"{p}.ipynb").is_file()])
 def test_setup_cell_is_collapsed(site, browser, page):
-    """The set-up cell is on the page but folded away: its code is not visible until opened."""
+    """The set-up cell is on the page but folded away: its code shows only once opened."""
     _open(browser, f"{site}/{page}.html")
-    state = browser.execute_script(
-        """const cell = [...document.querySelectorAll('.cell')]
-               .find(c => c.textContent.includes('find_spec("srlib")'));
+    find = """const cell = [...document.querySelectorAll('.cell')]
+                  .find(c => c.textContent.includes('find_spec("srlib")'));"""
+    state = browser.execute_script(find + """
         if (!cell) return null;
         const code = cell.querySelector('.cell_input pre');
         return {hidden: cell.classList.contains('tag_hide-input'),
-                visible: code ? code.getClientRects().length > 0 : null};"""
-    )
+                visible: code.checkVisibility()};""")
     assert state is not None, f"no set-up cell on {page}"
-    assert state["hidden"] and state["visible"] is False, state
+    assert state == {"hidden": True, "visible": False}, state
+    opened = browser.execute_script(find + """
+        cell.querySelector('summary').click();
+        return cell.querySelector('.cell_input pre').checkVisibility();""")
+    assert opened, f"the set-up cell of {page} does not open"
