@@ -52,8 +52,9 @@ def test_wheel_holds_t91(wheel):
     assert wheel.read("srlib/T91/t1.png") == (ROOT / "srlib" / "T91" / "t1.png").read_bytes()
 
 
-def test_wheel_holds_the_weights(wheel):
+def test_wheel_holds_the_weights_and_the_table_of_results(wheel):
     names = set(wheel.namelist())
+    assert "srlib/papers.csv" in names
     for scale in (2, 3, 4):
         assert f"srlib/weights/srcnn_9-5-5_x{scale}.pt" in names
         assert f"srlib/weights/srcnn_9-5-5_x{scale}.json" in names
@@ -103,7 +104,7 @@ def test_setup_cell_does_nothing_where_srlib_imports():
 def test_book_extra_lists_what_the_notebooks_import():
     extra = set(tomllib.loads((ROOT / "pyproject.toml").read_text())
                 ["project"]["optional-dependencies"]["book"])
-    required = {line.split("=")[0].split("<")[0].split(">")[0].strip().lower()
+    required = {re.split(r"[=<>\[ ]", line, maxsplit=1)[0].strip().lower()
                 for line in (ROOT / "requirements.txt").read_text().splitlines()
                 if line.strip() and not line.startswith(("#", "-"))}
     assert extra <= required
@@ -113,7 +114,7 @@ def test_book_extra_lists_what_the_notebooks_import():
             imported |= set(re.findall(r"^\s*(?:import|from)\s+(\w+)", "".join(cell["source"]),
                                        re.M))
     top = {"kornia": "kornia", "skimage": "scikit-image", "torchmetrics": "torchmetrics",
-           "ipywidgets": "ipywidgets"}
+           "ignite": "pytorch-ignite", "ipywidgets": "ipywidgets"}
     assert {top[m] for m in imported if m in top} <= extra
 
 

@@ -1,0 +1,89 @@
+"""The table of published results (srlib/papers.csv): well formed, sourced, used everywhere."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from srlib.papers import PAPERS_CSV, paper_value, published
+
+ROOT = Path(__file__).resolve().parents[1]
+STATUSES = ("confirmed", "secondary", "supplied", "unconfirmed")
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return published()
+
+
+def test_every_row_names_its_source(table):
+    keys = set(re.findall(r"^@\w+\{([^,]+),", (ROOT / "references.bib").read_text(), re.M))
+    assert table["paper"].isin(keys).all(), set(table["paper"]) - keys
+    assert table["table"].str.len().gt(0).all()
+    assert table["status"].str.startswith(STATUSES).all()
+
+
+def test_values_are_plausible_and_unique(table):
+    scored = table.dropna(subset=["psnr"])
+    assert scored["psnr"].between(20, 45).all()
+    assert table["ssim"].dropna().between(0, 1).all()
+    assert set(scored["dataset"]) <= {"Set5", "Set14", "BSD100"}
+    assert set(scored["scale"]) <= {2, 3, 4}
+    key = ["method", "paper", "dataset", "scale"]
+    assert not table.dropna(subset=["dataset"]).duplicated(key).any()
+
+
+def test_paper_value_names_the_source_it_needs():
+    # SRCNN TPAMI Set5 x4: 30.49 in its own Table 2, 30.48 in VDSR's re-test
+    assert paper_value("SRCNN (TPAMI)", "Set5", 4, paper="dong2016srcnn") == 30.49
+    assert paper_value("SRCNN (TPAMI)", "Set5", 4, paper="kim2016vdsr") == 30.48
+    with pytest.raises(KeyError, match="paper="):
+        paper_value("SRCNN (TPAMI)", "Set5", 4)
+    with pytest.raises(KeyError, match="prints no ssim"):
+        paper_value("SRCNN (ECCV)", "Set5", 3, metric="ssim")
+    with pytest.raises(KeyError, match="0 results"):
+        paper_value("bicubic", "Set5", 8)
+    with pytest.raises(ValueError, match="no column"):
+        published(methd="bicubic")
+
+
+def test_bicubic_rows_of_evaluate_come_from_the_table():
+    from srlib.evaluate import PAPER_BICUBIC
+
+    assert len(PAPER_BICUBIC) == 9
+    for (dataset, scale), (p, s) in PAPER_BICUBIC.items():
+        assert p == paper_value("bicubic", dataset, scale)
+        assert s == paper_value("bicubic", dataset, scale, metric="ssim")
+
+
+def test_readme_quotes_the_table():
+    """The README's SRCNN table: the paper columns are the table's values."""
+    text = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| x([234]) \| ([\d.| ]+)\|$", text, re.M)
+    assert len(rows) >= 3
+    for scale, cells in rows:
+        values = [float(v) for v in cells.split("|")]
+        if len(values) != 7:     # another table
+            continue
+        scale = int(scale)
+        assert values[1] == paper_value("SRCNN (ECCV)", "Set5", scale)
+        assert values[2] == paper_value("SRCNN (TPAMI)", "Set5", scale, paper="dong2016srcnn")
+        assert values[4] == paper_value("SRCNN (TPAMI)", "Set14", scale, paper="kim2016vdsr")
+        assert values[6] == paper_value("SRCNN (TPAMI)", "BSD100", scale, paper="kim2016vdsr")
+
+
+def test_no_chapter_types_a_paper_number():
+    """The notebooks read paper numbers from the table instead of typing them."""
+    import json
+
+    for p in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        code = "\n".join("".join(c["source"]) for c in json.loads(p.read_text())["cells"]
+                         if c["cell_type"] == "code")
+        assert "PAPER = {" not in code and "dict(method=" not in code, p.name
+
+
+def test_csv_is_in_the_package():
+    assert PAPERS_CSV.parent.name == "srlib" and PAPERS_CSV.is_file()
