@@ -17,7 +17,8 @@ BasicSR, whose option names are used):
 * a grayscale image (Set14's ``bridge``) is scored on its gray values, which is what the
   MATLAB code of the papers does (it calls ``rgb2ycbcr`` only on three-channel images).
 
-Two protocols, ``"rgb"`` (default) and ``"y"``, differ in what is shrunk and upscaled:
+Three protocols, ``"rgb"`` (default), ``"y"`` and ``"matlab"``, differ in what is shrunk,
+upscaled and rounded:
 
 ``protocol="rgb"``
     The RGB uint8 image is shrunk (as MATLAB makes the benchmarks' LR files), the method
@@ -30,6 +31,14 @@ Two protocols, ``"rgb"`` (default) and ``"y"``, differ in what is shrunk and ups
     shrunk and upscaled in floating point (no rounding of the LR image) and only the
     result is rounded.  The method receives the float Y channel repeated in the three
     channels of its input, and the mean of its three output channels is scored.
+``protocol="matlab"``
+    Scoring as MATLAB scripts do it on uint8 images (e.g. the evaluation scripts of EDSR
+    and RCAN): LR and output as for ``"rgb"``, but the luma of the rounded output and of
+    the HR image comes from ``rgb2ycbcr`` on uint8 images, so it is itself rounded to
+    uint8 (``"rgb"`` keeps it in floating point, as BasicSR and SwinIR do).  The
+    interpolators that are MATLAB's ``imresize`` (``"bilinear"``, ``"bicubic"``,
+    ``"lanczos"``) upscale the uint8 LR image as MATLAB does for a uint8 array: rounded to
+    8 bits after each of the two 1-D passes.
 
 Example::
 
@@ -62,6 +71,7 @@ from srlib.color import rgb_to_y
 from srlib.data import BENCHMARKS, SCALES, check_benchmark, load_benchmark, to_tensor
 from srlib.metrics import psnr, ssim
 from srlib.models import load_pretrained, upscale
+from srlib.papers import published
 from srlib.resize import imresize
 
 __all__ = [
@@ -84,21 +94,14 @@ __all__ = [
 #: An upscaler: LR batch ``(B, 3, h, w)`` float in [0, 1] -> ``(B, 3, h*s, w*s)`` in [0, 1].
 Upscaler = Callable[[torch.Tensor, int], torch.Tensor]
 
-PROTOCOLS: tuple[str, ...] = ("rgb", "y")
+PROTOCOLS: tuple[str, ...] = ("rgb", "y", "matlab")
 
-#: Bicubic rows printed by the papers: ``(dataset, scale) -> (PSNR dB, SSIM)``.  Set5: Dong
-#: et al., TPAMI 2016 (SRCNN), Table 2; Set14 and BSD100: Kim et al., CVPR 2016 (VDSR),
-#: Table 2 (the same bicubic values are repeated in many later papers).
+#: Bicubic rows printed by the papers: ``(dataset, scale) -> (PSNR dB, SSIM)``, from the
+#: table of published results (:mod:`srlib.papers`): Kim et al., CVPR 2016 (VDSR), Table 2;
+#: the same values are repeated in many later papers (Set5's also in SRCNN TPAMI, Table 2).
 PAPER_BICUBIC: dict[tuple[str, int], tuple[float, float]] = {
-    ("Set5", 2): (33.66, 0.9299),
-    ("Set5", 3): (30.39, 0.8682),
-    ("Set5", 4): (28.42, 0.8104),
-    ("Set14", 2): (30.24, 0.8688),
-    ("Set14", 3): (27.55, 0.7742),
-    ("Set14", 4): (26.00, 0.7027),
-    ("BSD100", 2): (29.56, 0.8431),
-    ("BSD100", 3): (27.21, 0.7385),
-    ("BSD100", 4): (25.96, 0.6675),
+    (row.dataset, int(row.scale)): (float(row.psnr), float(row.ssim))
+    for row in published(method="bicubic").itertuples()
 }
 
 
@@ -240,7 +243,8 @@ def benchmark_pairs(
     """The test images of a benchmark as ``(name, hr, lr, ref_y, grayscale)``, cached.
 
     All float32 in [0, 1].  ``lr`` is the method's input and ``hr`` the image it should
-    produce: ``(1, 3, H/scale, W/scale)`` and ``(1, 3, H, W)`` RGB for ``protocol="rgb"``,
+    produce: ``(1, 3, H/scale, W/scale)`` and ``(1, 3, H, W)`` RGB for ``protocol="rgb"``
+    and ``"matlab"`` (where ``ref_y`` is rounded to uint8 levels),
     ``(1, 1, h, w)`` and ``(1, 1, H, W)`` (the Y channel) for ``protocol="y"``.
     ``ref_y`` ``(1, 1, H, W)`` is the Y channel the output's Y is compared with (the gray
     values of a grayscale image).  ``quantize_lr`` rounds the LR image to 8-bit levels
@@ -250,19 +254,45 @@ def benchmark_pairs(
     check_benchmark(name, scale)
     protocol = _check_protocol(protocol)
     if quantize_lr is None:
-        quantize_lr = protocol == "rgb"
+        quantize_lr = protocol != "y"
     pairs = []
     for image_name, hr8, gray in _hr_images(name, scale):
-        if protocol == "rgb":
+        if protocol in ("rgb", "matlab"):
             lr = imresize(hr8, 1 / scale).float() / 255  # uint8 in, uint8 out
             hr = hr8.float() / 255
-            ref_y = hr[:, :1] if gray else rgb_to_y(hr)
+            if protocol == "matlab":
+                ref_y = _y_uint8(hr8, gray)
+            else:
+                ref_y = hr[:, :1] if gray else rgb_to_y(hr)
         else:
             hr = ref_y = _y_uint8(hr8, gray)
             lr = imresize(hr, 1 / scale)
             lr = _round(lr) if quantize_lr else lr
         pairs.append((image_name, hr, lr, ref_y, gray))
     return tuple(pairs)
+
+
+def _to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Float values on the 8-bit grid (``k / 255``) -> the uint8 levels ``k``."""
+    return torch.floor(x * 255 + 0.5).to(torch.uint8)
+
+
+#: The methods that are MATLAB's ``imresize`` and its kernel: under ``protocol="matlab"``
+#: they upscale the uint8 LR image, rounded after each 1-D pass as MATLAB does for uint8.
+_IMRESIZE_KERNELS: dict[str, str] = {"bilinear": "linear", "bicubic": "cubic",
+                                     "lanczos": "lanczos3"}
+
+
+def _uint8_variant(label: str, fn: Upscaler) -> Upscaler:
+    """``fn``, or MATLAB's uint8 ``imresize`` if ``fn`` is one of its float versions."""
+    kernel = _IMRESIZE_KERNELS.get(label)
+    if kernel is None or fn is not METHODS[label]:
+        return fn
+
+    def uint8_imresize(lr: torch.Tensor, scale: int) -> torch.Tensor:
+        return imresize(_to_uint8(lr), scale, kernel=kernel).float() / 255
+
+    return uint8_imresize
 
 
 # ---------------------------------------------------------------------------- checks
@@ -350,8 +380,11 @@ def evaluate(
         name: ``"Set5"``, ``"Set14"`` or ``"BSD100"``.
         scale: 2, 3 or 4.
         protocol: ``"rgb"`` (default: shrink and upscale the RGB uint8 image, as MATLAB
-            makes the benchmarks' LR files) or ``"y"`` (SRCNN's code: shrink and upscale the uint8-rounded Y
-            channel in floating point); see the module docstring.
+            makes the benchmarks' LR files, and score Y in floating point, as BasicSR
+            does), ``"y"`` (SRCNN's code: shrink and upscale the uint8-rounded Y channel in
+            floating point) or ``"matlab"`` (as ``"rgb"``, but Y rounded to uint8 as
+            MATLAB's ``rgb2ycbcr`` returns it, and the ``imresize`` interpolators upscale
+            the uint8 image); see the module docstring.
         crop_border: pixels shaved off every side before measuring; default ``scale``.
         test_y_channel: measure on Y (default).  ``False`` measures on RGB (protocol
             ``"rgb"`` only; grayscale images are then measured on their gray values).
@@ -380,8 +413,14 @@ def evaluate(
     _check_protocol(protocol)
     if crop_border is None:
         crop_border = scale
-    if not test_y_channel and protocol == "y":
-        raise ValueError("test_y_channel=False needs protocol='rgb' (protocol 'y' is Y only)")
+    if not test_y_channel and protocol != "rgb":
+        raise ValueError(
+            f"test_y_channel=False needs protocol='rgb' (protocol {protocol!r} is Y only)")
+    if protocol == "matlab":
+        if not quantize_output:
+            raise ValueError("protocol='matlab' scores uint8 images: quantize_output must "
+                             "stay True")
+        fn = _uint8_variant(label, fn)
     rows = []
     for image_name, hr, lr, ref_y, gray in benchmark_pairs(name, scale, protocol, quantize_lr):
         x = lr.expand(-1, 3, -1, -1).contiguous() if protocol == "y" else lr
@@ -396,6 +435,8 @@ def evaluate(
             out = out[:, :1] if gray else out
         elif protocol == "y":
             ref = ref_y
+        elif protocol == "matlab":
+            ref, out = ref_y, _y_uint8(_to_uint8(out), gray)
         else:
             ref, out = ref_y, out[:, :1] if gray else rgb_to_y(out)
         rows.append(

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,7 +15,7 @@ PSNR_TOL = 0.03  # dB
 SSIM_TOL = 0.002
 
 
-@pytest.mark.parametrize("protocol", ["rgb", "y"])
+@pytest.mark.parametrize("protocol", ["rgb", "y", "matlab"])
 @pytest.mark.parametrize(("name", "scale"), list(PAPER_BICUBIC))
 def test_bicubic_matches_papers(name, scale, protocol):
     """Mean PSNR/SSIM of bicubic vs the rows of SRCNN (Set5) and VDSR Table 2 (others)."""
@@ -31,7 +32,7 @@ def test_protocols_differ_per_image_but_little():
     assert (diff > 0).any() and (diff < 0.1).all()
 
 
-def test_lr_is_made_like_the_published_files():
+def test_lr_is_made_like_the_matlab_made_files():
     from srlib.data import load_benchmark, to_tensor
 
     ds = load_benchmark("Set5", 4)
@@ -150,3 +151,51 @@ def test_cli_rejects_unknown_method():
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode != 0 and "invalid choice" in result.stderr
+
+
+# ------------------------------------------------------- protocol "matlab", independently
+def _matlab_y(rgb8: np.ndarray) -> np.ndarray:
+    """MATLAB's rgb2ycbcr(uint8 image)(:, :, 1): BT.601 studio-swing luma, rounded uint8."""
+    rgb = rgb8.astype(np.float64)
+    y = 16 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255
+    return np.floor(y + 0.5)
+
+
+def _matlab_bicubic_psnr(hr8: np.ndarray, scale: int, gray: bool) -> float:
+    """The MATLAB route in numpy: uint8 imresize down and up, uint8 Y, shave, PSNR."""
+    from test_resize import naive_imresize  # MATLAB's imresize, one output pixel at a time
+
+    h, w = hr8.shape[0] // scale * scale, hr8.shape[1] // scale * scale
+    hr8 = hr8[:h, :w]
+    chw = np.moveaxis(hr8, -1, 0)
+    lr = naive_imresize(chw, 1 / scale, (h // scale, w // scale), uint8=True)
+    sr = np.moveaxis(naive_imresize(lr, scale, (h, w), uint8=True), 0, -1)
+    if gray:
+        a, b = sr[..., 0], hr8[..., 0].astype(np.float64)
+    else:
+        a, b = _matlab_y(sr), _matlab_y(hr8)
+    a, b = a[scale:-scale, scale:-scale], b[scale:-scale, scale:-scale]
+    return float(10 * np.log10(255**2 / np.mean((a - b) ** 2)))
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("name", ["Set5", "Set14"])
+def test_matlab_protocol_matches_an_independent_matlab_route(name, scale):
+    from srlib.data import load_benchmark
+
+    table = evaluate("bicubic", name, scale, protocol="matlab")
+    ds = load_benchmark(name, scale)
+    for row, ours in zip(ds, table.itertuples(), strict=True):
+        expected = _matlab_bicubic_psnr(np.asarray(row["hr"]), scale, row["grayscale"])
+        assert ours.psnr == pytest.approx(expected, abs=0.005), row["name"]
+
+
+def test_matlab_protocol_rounds_y_and_differs_from_rgb():
+    rgb = evaluate("bicubic", "Set5", 2, protocol="rgb")
+    matlab = evaluate("bicubic", "Set5", 2, protocol="matlab")
+    diff = (rgb["psnr"] - matlab["psnr"]).abs()
+    assert diff.max() > 0.01          # uint8 Y and uint8 upscaling move the score
+    with pytest.raises(ValueError, match="quantize_output"):
+        evaluate("bicubic", "Set5", 2, protocol="matlab", quantize_output=False)
+    with pytest.raises(ValueError, match="test_y_channel"):
+        evaluate("bicubic", "Set5", 2, protocol="matlab", test_y_channel=False)
