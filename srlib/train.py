@@ -78,11 +78,11 @@ from typing import TextIO
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm import tqdm  # text bar: a widget bar can stall the book's notebook executor
 
 from srlib.color import rgb_to_y
 from srlib.data import t91_dir
+from srlib.io import read_image
 from srlib.metrics import psnr
 from srlib.models import CONFIGS, PADDINGS, _run_y, bicubic_y, build
 from srlib.resize import imresize, modcrop
@@ -165,10 +165,12 @@ def split_images(files: list[Path], val_fraction: float = 0.1) -> tuple[list, li
 
 
 def load_hr(path: str | Path) -> torch.Tensor:
-    """Read an image file as an RGB ``(1, 3, H, W)`` uint8 tensor (gray is replicated)."""
-    with Image.open(path) as im:
-        array = np.asarray(im.convert("RGB"))
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)[None]
+    """Read an image file as an RGB ``(1, 3, H, W)`` uint8 tensor (:func:`srlib.io.read_image`).
+
+    Gray is replicated, alpha dropped, 16-bit files rounded to 8 bits; a file that cannot be
+    read raises :class:`srlib.io.ImageReadError` naming it.
+    """
+    return read_image(path, mode="RGB")[None]
 
 
 def degrade(hr: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -297,3 +297,19 @@ def test_cli_trains_on_the_shipped_t91_without_data(tmp_path):
     meta = json.loads((out / "srcnn_9-5-5_x3.json").read_text())
     assert meta["settings"]["data_dir"] == "T91"
     assert meta["settings"]["data_files"] == ["t1.png", "t10.png", "t11.png", "t12.png"]
+
+
+def test_16bit_png_trains_on_its_content_not_white(t91, tmp_path):
+    """Pillow's convert("RGB") clips a 16-bit gray PNG to white: load_hr must not."""
+    import numpy as np
+    from PIL import Image
+
+    gray8 = np.asarray(Image.open(t91 / "t1.png").convert("L")).astype(np.uint16)
+    path = tmp_path / "g16.png"
+    Image.fromarray(gray8 * 257).save(path)             # 16-bit, the same levels
+    assert Image.open(path).mode == "I;16"
+    hr = load_hr(path)
+    assert hr.shape[:2] == (1, 3) and hr.dtype == torch.uint8
+    assert torch.equal(hr[0, 0], torch.from_numpy(gray8.astype(np.uint8)))
+    x, y = degrade(hr, 3)
+    assert y.std() > 0.05                                 # not a flat white image
