@@ -45,7 +45,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["MAX_PIXELS", "MODES", "ImageReadError", "image_bits", "read_image"]
+__all__ = ["MAX_PIXELS", "MODES", "ImageReadError", "image_bits", "image_to_tensor",
+           "read_image"]
 
 #: ``mode`` values of :func:`read_image`.
 MODES: tuple[str, ...] = ("RGB", "L", "keep")
@@ -66,7 +67,7 @@ class ImageReadError(ValueError):
     """
 
 
-def _fail(path: Path, what: str, todo: str) -> ImageReadError:
+def _fail(path: Path | str, what: str, todo: str) -> ImageReadError:
     return ImageReadError(f"cannot read image {path}: {what}; {todo}")
 
 
@@ -99,7 +100,7 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
                     "export it again") from err
 
 
-def _to_array(im: Image.Image, mode: str, path: Path) -> tuple[np.ndarray, int]:
+def _to_array(im: Image.Image, mode: str, path: Path | str) -> tuple[np.ndarray, int]:
     """``(H, W, C)`` uint8 or uint16 array of the image in ``mode``, and its bits (8, 16)."""
     m = im.mode
     if m in _GRAY16 or m == "I":
@@ -170,16 +171,37 @@ def read_image(
         >>> read_image("t1.png", mode="L", dtype=torch.float32).shape   # doctest: +SKIP
         torch.Size([1, 204, 252])
     """
+    _check_args(mode, dtype)
+    path = Path(path)
+    with _open(path, max_pixels) as im:
+        t = image_to_tensor(im, mode=mode, dtype=dtype, name=str(path))
+    if dtype.is_floating_point and _png_rgb16(path):
+        warnings.warn(f"{path} is a 16-bit RGB PNG, which Pillow decodes to 8 bits: the "
+                      "floats have 8-bit precision", stacklevel=2)
+    return t
+
+
+def _check_args(mode: str, dtype: torch.dtype) -> None:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if dtype != torch.uint8 and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise ValueError(f"dtype must be torch.uint8 or a float dtype, got {dtype!r}")
-    path = Path(path)
-    with _open(path, max_pixels) as im:
-        array, bits = _to_array(im, mode, path)
-    if bits == 8 and dtype.is_floating_point and _png_rgb16(path):
-        warnings.warn(f"{path} is a 16-bit RGB PNG, which Pillow decodes to 8 bits: the "
-                      "floats have 8-bit precision", stacklevel=2)
+
+
+def image_to_tensor(
+    image: Image.Image, *, mode: str = "keep", dtype: torch.dtype = torch.uint8,
+    name: str = "the image",
+) -> torch.Tensor:
+    """A PIL image already open -> ``(C, H, W)`` tensor, by the rules of :func:`read_image`.
+
+    ``mode`` and ``dtype`` as there (default ``"keep"``: the image's own channels); ``name``
+    is used in error messages.  The EXIF orientation is not applied here.
+
+    >>> image_to_tensor(Image.new("P", (4, 2))).shape          # a palette becomes RGB
+    torch.Size([3, 2, 4])
+    """
+    _check_args(mode, dtype)
+    array, bits = _to_array(image, mode, name)
     t = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)).astype(
         np.int32 if bits == 16 else np.uint8))
     if dtype == torch.uint8:

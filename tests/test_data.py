@@ -286,5 +286,112 @@ def test_cli_offline_error(tmp_path):
            "SRLIB_CACHE": str(tmp_path / "srlib")}
     out = subprocess.run([sys.executable, "-m", "srlib.data", "Set14", "--scale", "2"],
                          capture_output=True, text=True, env=env)
-    assert out.returncode == 1
+    assert out.returncode == 2                      # a user's problem: one line, exit 2
     assert "data/Set14_HR.tar.gz" in out.stderr and "eugenesiow/Set14" in out.stderr
+    assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
+
+
+# --- issue 11: the cache never serves a wrong image; errors name what to fix --------------
+def test_float_scale_is_refused_clearly():
+    for scale in (4.0, 2.5, "4"):
+        with pytest.raises(ValueError, match=r"unsupported scale .*choose one of 2, 3, 4 \(.*int"):
+            load_benchmark("Set5", scale)
+
+
+def _png_file(name: str, size, color) -> tuple[tarfile.TarInfo, bytes]:
+    return _file(name, _png_bytes(size, color))
+
+
+def _toy_set5(tmp_path, color=(10, 20, 30), hr_size=(9, 9), name="v1"):
+    """A fake Set5 at x2: one 9x9 HR image (cropped to 8x8) and its 4x4 LR image."""
+    hr = _tar_gz(tmp_path / f"hr-{name}.tar.gz", [_png_file("Set5_HR/a.png", hr_size, color)])
+    lr = _tar_gz(tmp_path / f"lr-{name}.tar.gz", [_png_file("Set5_LR_x2/a.png", (4, 4), color)])
+    return {"Set5_HR.tar.gz": hr.read_bytes(), "Set5_LR_x2.tar.gz": lr.read_bytes()}
+
+
+def _hr_pixel(ds) -> tuple:
+    return ds[0]["hr"].getpixel((0, 0))
+
+
+def test_undecodable_image_in_archive_is_named_and_nothing_published(tmp_path):
+    good = _png_bytes((8, 8))
+    archive = _tar_gz(tmp_path / "a.tar.gz", [_file("Toy_HR/a.png", good),
+                                              _file("Toy_HR/b.png", good[: len(good) // 2]),
+                                              _file("Toy_HR/c.png", b"not an image at all")])
+    cache = tmp_path / "cache"
+    with pytest.raises(CorruptArchiveError, match=r"a\.tar\.gz holds Toy_HR/b\.png, which is "
+                       r"not a readable image"):
+        extract_archive(archive, cache / "Toy_HR")
+    assert _no_leftovers(cache) == []
+
+
+def test_replaced_archive_is_extracted_afresh(tmp_path, use_hub):
+    use_hub(_toy_set5(tmp_path, (10, 20, 30)))
+    assert _hr_pixel(load_benchmark("Set5", 2)) == (10, 20, 30)
+    # the same hub revision, another archive (a corrupt download fetched again, say)
+    snap = next((tmp_path / "hub").rglob("snapshots/*/data"))
+    for filename, blob in _toy_set5(tmp_path, (200, 100, 50), name="v2").items():
+        (snap / filename).write_bytes(blob)
+    assert _hr_pixel(load_benchmark("Set5", 2)) == (200, 100, 50)
+
+
+def test_force_download_rebuilds_the_crops_too(tmp_path, use_hub, monkeypatch):
+    use_hub(_toy_set5(tmp_path))
+    ds = load_benchmark("Set5", 2)
+    (cropped,) = (tmp_path / "srlib").rglob("Set5_HR_modcrop_x2/a.png")
+    assert cropped.parent.name == "Set5_HR_modcrop_x2" and _hr_pixel(ds) == (10, 20, 30)
+    Image.new("RGB", (8, 8), (0, 255, 0)).save(cropped)           # a bad crop in the cache
+    assert _hr_pixel(load_benchmark("Set5", 2)) == (0, 255, 0)      # served as it is ...
+    real = data.fetch_archive
+    monkeypatch.setattr(data, "fetch_archive",                      # offline: the same file
+                        lambda name, stem, force_download=False: real(name, stem))
+    assert _hr_pixel(load_benchmark("Set5", 2, force_download=True)) == (10, 20, 30)  # rebuilt
+
+
+def test_stale_partial_folders_are_cleaned(tmp_path):
+    cache = tmp_path / "cache"
+    stale, fresh = cache / ".Toy_HR-old.partial", cache / ".Toy_HR-busy.partial"
+    for folder in (stale, fresh):
+        (folder / "Toy_HR").mkdir(parents=True)
+    hour_ago = __import__("time").time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    archive = _tar_gz(tmp_path / "ok.tar.gz", [_file("Toy_HR/a.png", _png_bytes())])
+    extract_archive(archive, cache / "Toy_HR")
+    assert not stale.exists()
+    assert fresh.is_dir()            # may belong to a process that is extracting right now
+
+
+@pytest.mark.parametrize("where", ["file", "unwritable"])
+def test_bad_srlib_cache_is_named(tmp_path, use_hub, monkeypatch, where):
+    use_hub(_toy_set5(tmp_path))
+    if where == "file":
+        bad = tmp_path / "a-file"
+        bad.write_text("x")
+    else:
+        bad = Path("/proc/self/srlib-cache")
+    monkeypatch.setenv("SRLIB_CACHE", str(bad))
+    with pytest.raises(data.CacheDirError, match=r"srlib's cache folder .*SRLIB_CACHE.*writable"):
+        load_benchmark("Set5", 2)
+
+
+def test_damaged_cached_image_is_named(tmp_path, use_hub):
+    use_hub(_toy_set5(tmp_path))
+    hr_folder, _ = data.benchmark_folders("Set5", 2)
+    blob = (hr_folder / "a.png").read_bytes()
+    (hr_folder / "a.png").write_bytes(blob[: len(blob) - 30])       # damaged after extraction
+    with pytest.raises(CorruptArchiveError, match=r"cached image .*a\.png is damaged.*"
+                       r"force_download"):
+        load_benchmark("Set5", 2)
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    env = {**os.environ, "SRLIB_CACHE": str(tmp_path / "f")}
+    (tmp_path / "f").write_text("a file, not a folder")
+    out = subprocess.run([sys.executable, "-m", "srlib.data", "Set5", "--scale", "2"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith("error: cannot write srlib's cache")
+    assert "SRLIB_CACHE" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "srlib.data", "Set5", "--scale", "5"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "invalid choice" in out.stderr
