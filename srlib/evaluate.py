@@ -45,9 +45,9 @@ Command line: ``python -m srlib.evaluate --method bicubic --dataset Set5 --scale
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
+import sys
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -57,8 +57,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from srlib import cli
 from srlib.color import rgb_to_y
 from srlib.data import BENCHMARKS, SCALES, check_benchmark, load_benchmark, to_tensor
+from srlib.data import USER_ERRORS as DATA_ERRORS
 from srlib.metrics import psnr, ssim
 from srlib.models import load_pretrained, upscale
 from srlib.resize import imresize
@@ -413,16 +415,19 @@ def evaluate(
 # ------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> None:
     """``python -m srlib.evaluate --method bicubic --dataset Set5 --scale 4 [--json]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m srlib.evaluate",
-        description="Score an upscaling method on a super-resolution benchmark (PSNR and "
-        "SSIM on Y, border of `scale` pixels shaved) and print one row per image and the "
-        "mean.",
+    parser = cli.parser(
+        "python -m srlib.evaluate",
+        "Score an upscaling method on a super-resolution benchmark (PSNR and SSIM on Y, "
+        "border of `scale` pixels shaved) and print one row per image and the mean.",
     )
-    parser.add_argument("--method", default="bicubic", choices=list(METHODS))
-    parser.add_argument("--dataset", default="Set5", choices=list(BENCHMARKS))
-    parser.add_argument("--scale", type=int, default=4, choices=SCALES)
-    parser.add_argument("--protocol", default="rgb", choices=PROTOCOLS)
+    parser.add_argument("--method", default="bicubic", choices=list(METHODS),
+                        help="the upscaler")
+    parser.add_argument("--dataset", default="Set5", choices=list(BENCHMARKS),
+                        help="the benchmark")
+    parser.add_argument("--scale", type=int, default=4, choices=SCALES,
+                        help="upscaling factor")
+    parser.add_argument("--protocol", default="rgb", choices=PROTOCOLS,
+                        help="'rgb' (shrink and upscale RGB) or 'y' (SRCNN's code: Y only)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     table = evaluate(args.method, args.dataset, args.scale, protocol=args.protocol)
@@ -442,4 +447,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main, user_errors=DATA_ERRORS))

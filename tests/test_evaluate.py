@@ -150,3 +150,8 @@ def test_cli_rejects_unknown_method():
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode != 0 and "invalid choice" in result.stderr
+
+
+def test_float_scale_is_refused():
+    with pytest.raises(ValueError, match="choose one of 2, 3, 4"):
+        evaluate("bicubic", "Set5", 4.0)
