@@ -44,6 +44,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from srlib import cli
+from srlib.color import check_unit_range
 from srlib.io import ImageReadError, image_to_tensor, read_image
 
 #: The benchmark datasets and the number of images each holds.
@@ -500,10 +501,16 @@ def to_tensor(image: Image.Image, dtype: torch.dtype = torch.float32) -> torch.T
 def to_pil(image: torch.Tensor) -> Image.Image:
     """Tensor ``(C, H, W)`` (floats in [0, 1], or ``uint8``), C = 1 or 3 -> PIL image.
 
-    Floats are rounded to the nearest 8-bit level after clamping to [0, 1].
+    Floats are rounded to the nearest 8-bit level after clamping to [0, 1]; floats clearly
+    on another scale (outside [-1, 2], e.g. 0..255) raise ``ValueError`` instead of
+    becoming a white image.
     """
     if image.ndim != 3 or image.shape[0] not in (1, 3):
         raise ValueError(f"expected a (C, H, W) tensor with C = 1 or 3, got {tuple(image.shape)}")
+    if image.is_floating_point():
+        check_unit_range(image, "image")
+    elif image.dtype != torch.uint8:
+        raise ValueError(f"expected a float or uint8 tensor, got {image.dtype}")
     if image.dtype != torch.uint8:
         image = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
     array = image.cpu().permute(1, 2, 0).numpy()

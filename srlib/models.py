@@ -415,6 +415,9 @@ def load_pretrained(
     if config not in CONFIGS:
         raise ValueError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
     _check_scale(scale)
+    if path is None and scale not in (2, 3, 4):
+        raise ValueError(f"srlib ships SRCNN weights for scales 2, 3 and 4 only, not {scale}: "
+                         "pass path=... to load weights of your own")
     file = Path(path) if path is not None else weights_path(name, scale, config)
     if not file.is_file():
         raise FileNotFoundError(

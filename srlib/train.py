@@ -529,10 +529,15 @@ def _validate(model, val, scale: int, amp_ctx) -> float:
 
 
 def _read_log(path: Path, last_epoch: int) -> list[dict]:
+    """The rows of ``log.csv`` up to ``last_epoch``, or ``ValueError`` if it is damaged."""
     if not path.is_file():
         return []
-    with path.open(newline="") as fh:
-        return [row for row in csv.DictReader(fh) if int(row["epoch"]) <= last_epoch]
+    try:
+        with path.open(newline="") as fh:
+            return [row for row in csv.DictReader(fh) if int(row["epoch"]) <= last_epoch]
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"log {path} is damaged ({type(err).__name__}: {err}): delete it "
+                         "(the resumed run then logs the new epochs only) or restore it") from err
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:

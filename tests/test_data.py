@@ -395,3 +395,22 @@ def test_cli_errors_are_one_line(tmp_path):
     out = subprocess.run([sys.executable, "-m", "srlib.data", "Set5", "--scale", "5"],
                          capture_output=True, text=True, env=env)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "invalid choice" in out.stderr
+
+
+def test_to_tensor_reads_every_mode_right():
+    gray16 = Image.fromarray(np.array([[0, 65535, 32896]], dtype=np.uint16))
+    assert gray16.mode == "I;16"
+    torch.testing.assert_close(data.to_tensor(gray16),
+                               torch.tensor([[[0.0, 1.0, 32896 / 65535]]]))
+    assert data.to_tensor(gray16, torch.uint8).tolist() == [[[0, 255, 128]]]
+    pal = Image.new("RGB", (2, 1), (200, 10, 30)).quantize(colors=2)
+    assert data.to_tensor(pal, torch.uint8)[:, 0, 0].tolist() == [200, 10, 30]  # not indices
+    bw = Image.new("1", (2, 1), 1)
+    assert data.to_tensor(bw).flatten().tolist() == [1.0, 1.0]                 # not 1/255
+
+
+def test_to_pil_refuses_0_255_floats():
+    with pytest.raises(ValueError, match="0..255 data"):
+        data.to_pil(torch.full((3, 2, 2), 200.0))
+    slight = torch.full((3, 2, 2), 1.05)                         # bicubic overshoot: clamped
+    assert np.asarray(data.to_pil(slight)).max() == 255

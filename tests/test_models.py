@@ -258,3 +258,8 @@ def test_load_pretrained_names_a_file_that_is_not_weights(tmp_path):
     torch.save(build("9-1-5").state_dict(), path)           # 9-1-5 weights asked as 9-5-5
     with pytest.raises(ValueError, match="not SRCNN 9-5-5 weights that fit"):
         load_pretrained("srcnn", 3, path=path)
+
+
+def test_load_pretrained_of_a_scale_without_shipped_weights():
+    with pytest.raises(ValueError, match="scales 2, 3 and 4 only"):
+        load_pretrained("srcnn", 5)

@@ -517,3 +517,11 @@ def test_python_m_prints_one_line_not_a_traceback(tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2 and proc.stderr.startswith("error: scale must be one of")
     assert proc.stderr.count("\n") == 1
+
+
+def test_damaged_log_on_resume_is_named(tiny, tmp_path):
+    kw = dict(data_dir=tiny, lr=1e-3, **KW)
+    r = train(3, "9-1-5", epochs=1, out_dir=tmp_path / "run", **kw)
+    Path(r["log"]).write_text("garbage\nx,y\n")
+    with pytest.raises(ValueError, match=r"log .*log\.csv is damaged.*delete it"):
+        train(3, "9-1-5", epochs=2, out_dir=tmp_path / "run", resume=True, **kw)
