@@ -292,9 +292,23 @@ def _validation_pairs(files: list[Path], scale: int) -> list[tuple[torch.Tensor,
 
 # ------------------------------------------------------------------------------- helpers
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else ``cuda``, then ``mps``, then ``cpu``, whichever exists."""
+    """``device`` if given, else ``cuda``, then ``mps``, then ``cpu``, whichever exists.
+
+    Raises ``ValueError`` for a device name torch does not know, or a CUDA/MPS device this
+    machine does not have.
+    """
     if device is not None:
-        return torch.device(device)
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"unknown device {device!r} ({err}): use cpu, cuda or mps") from err
+        mps = getattr(torch.backends, "mps", None)
+        missing = ((dev.type == "cuda" and not torch.cuda.is_available())
+                   or (dev.type == "mps" and not (mps is not None and mps.is_available())))
+        if missing:
+            raise ValueError(f"device {device!r} is not available on this machine: leave the "
+                             "device unset to use the best one there is (cpu here)")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -443,7 +457,8 @@ def _check_positive(**values) -> None:
 
 
 def _check_settings(scale, config, padding, epochs, batch_size, patch_size, stride, lr,
-                    lr_last_factor, max_images, threads, save_every, check_every) -> None:
+                    lr_last_factor, max_images, threads, save_every, check_every,
+                    seed) -> None:
     """Raise ``ValueError`` naming the first setting of :func:`train` that makes no sense."""
     if config not in CONFIGS:
         raise ValueError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
@@ -457,6 +472,8 @@ def _check_settings(scale, config, padding, epochs, batch_size, patch_size, stri
         )
     _check_positive(epochs=epochs, batch_size=batch_size, patch_size=patch_size,
                     stride=stride)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63 - 1:
+        raise ValueError(f"seed must be an integer from 0 to 2**63 - 2, got {seed!r}")
     for name, value in (("max_images", max_images), ("threads", threads),
                         ("check_every", check_every)):
         if value is not None:
@@ -640,7 +657,7 @@ def train(
             checkpoint, or a resumed checkpoint made with other settings or data.
     """
     _check_settings(scale, config, padding, epochs, batch_size, patch_size, stride, lr,
-                    lr_last_factor, max_images, threads, save_every, check_every)
+                    lr_last_factor, max_images, threads, save_every, check_every, seed)
     if threads is not None:
         torch.set_num_threads(threads)
     device = pick_device(device)
@@ -867,18 +884,21 @@ def main(argv: list[str] | None = None) -> dict:
     """``python -m srlib.train --scale 3 --config 9-5-5 --epochs N --out DIR [--resume]``.
 
     Returns :func:`train`'s result; errors are raised (``python -m`` prints them on one
-    line, see :mod:`srlib.cli`).
+    line, see :mod:`srlib.cli`).  Weights below bicubic get one ``warning:`` line on stderr
+    (instead of Python's warning text).
     """
     a = _parser().parse_args(argv)
-    result = train(
-        a.scale, a.config, a.epochs, a.out, a.data, batch_size=a.batch_size, lr=a.lr,
-        lr_last_factor=a.lr_last_factor, padding=a.padding, patch_size=a.patch_size,
-        stride=a.stride, augment=a.augment, val_fraction=a.val_fraction,
-        max_images=a.max_images, seed=a.seed, resume=a.resume, overwrite=a.overwrite,
-        init=a.init, device=a.device, amp=a.amp, channels_last=a.channels_last,
-        compile=a.compile, threads=a.threads, save_every=a.save_every,
-        progress=not a.no_progress,
-    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "the best validation PSNR", RuntimeWarning)
+        result = train(
+            a.scale, a.config, a.epochs, a.out, a.data, batch_size=a.batch_size, lr=a.lr,
+            lr_last_factor=a.lr_last_factor, padding=a.padding, patch_size=a.patch_size,
+            stride=a.stride, augment=a.augment, val_fraction=a.val_fraction,
+            max_images=a.max_images, seed=a.seed, resume=a.resume, overwrite=a.overwrite,
+            init=a.init, device=a.device, amp=a.amp, channels_last=a.channels_last,
+            compile=a.compile, threads=a.threads, save_every=a.save_every,
+            progress=not a.no_progress,
+        )
     print(f"best validation PSNR {result['best_val_psnr']:.2f} dB at epoch "
           f"{result['best_epoch']} (bicubic {result['val_bicubic_psnr']:.2f} dB)")
     print(f"checkpoint: {result['checkpoint']}")
@@ -886,8 +906,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"weights:    {result['weights']} (+ .json)")
     if result["below_bicubic"]:
         print(f"warning: the best weights score {result['best_val_psnr']:.2f} dB, below "
-              f"bicubic's {result['val_bicubic_psnr']:.2f} dB: the training failed (exit "
-              f"code {EXIT_BELOW_BICUBIC})", file=sys.stderr)
+              f"bicubic's {result['val_bicubic_psnr']:.2f} dB on the validation images: the "
+              f"training failed; do not use them (exit code {EXIT_BELOW_BICUBIC})",
+              file=sys.stderr)
     return result
 
 
