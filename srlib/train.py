@@ -230,7 +230,11 @@ def extract_patches(
             f"{tuple(target.shape)}"
         )
     if not 0 <= shrink < patch_size:
-        raise ValueError(f"shrink must be in [0, {patch_size}), got {shrink}")
+        raise ValueError(
+            f"patch_size={patch_size} must be larger than shrink={shrink} (the model's output "
+            f"is {shrink} pixels smaller than its input): use patches of more than {shrink} "
+            "pixels (the papers use 33)"
+        )
     c = inp.shape[1]
     if min(inp.shape[-2:]) < patch_size:
         t = patch_size - shrink

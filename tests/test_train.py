@@ -528,3 +528,9 @@ def test_damaged_log_on_resume_is_named(tiny, tmp_path):
     Path(r["log"]).write_text("garbage\nx,y\n")
     with pytest.raises(ValueError, match=r"log .*log\.csv is damaged.*delete it"):
         train(3, "9-1-5", epochs=2, out_dir=tmp_path / "run", resume=True, **kw)
+
+
+def test_extract_patches_names_the_patch_size():
+    x = torch.zeros(1, 1, 40, 40)
+    with pytest.raises(ValueError, match="patch_size=10 must be larger than shrink=16"):
+        extract_patches(x, x, 10, 14, 16)
