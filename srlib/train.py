@@ -400,11 +400,14 @@ def _sha256(path: Path) -> str:
 
 
 def _run_files(out: Path) -> list[str]:
-    """Files of a training run in ``out``: ``log.csv``, weights (``.pt``, ``.json``), epochs."""
+    """Files of a training run in ``out``: ``log.csv``, weights (``.pt``, ``.json``), epochs.
+
+    A ``log.csv`` without rows (a run killed in its first epoch) does not count.
+    """
     if not out.is_dir():
         return []
     found = [p.name for p in sorted(out.iterdir())
-             if p.name == "log.csv" or p.suffix in (".pt", ".json")]
+             if (p.name == "log.csv" and _log_has_rows(p)) or p.suffix in (".pt", ".json")]
     if (out / "epochs").is_dir() and any((out / "epochs").iterdir()):
         found.append("epochs/")
     return found
@@ -432,6 +435,8 @@ def _check_out_dir(out: Path, config: str, scale: int, resume: bool, overwrite: 
             "writes there. Train into another folder (e.g. runs/x3) and copy the .pt and "
             ".json you want to keep"
         )
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"out_dir {out} is a file, not a folder: choose another out_dir")
     has_ckpt, others = (out / "last.pt").is_file(), _run_files(out)
     if overwrite:
         if not (resume and has_ckpt):
@@ -559,6 +564,13 @@ def _read_log(path: Path, last_epoch: int) -> list[dict]:
     except (KeyError, TypeError, ValueError, UnicodeDecodeError, csv.Error) as err:
         raise ValueError(f"log {path} is damaged ({type(err).__name__}: {err}): delete it "
                          "(the resumed run then logs the new epochs only) or restore it") from err
+
+
+def _log_has_rows(path: Path) -> bool:
+    try:
+        return bool(_read_log(path, 2**62))
+    except ValueError:  # not a log of srlib.train: somebody's file all the same
+        return True
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:

@@ -347,6 +347,14 @@ def test_another_runs_files_are_not_overwritten(tiny, tmp_path):
     r = train(3, "9-1-5", epochs=1, out_dir=out, data_dir=tiny, overwrite=True, lr=1e-3, **KW)
     assert (out / "srcnn_9-1-5_x3.pt").read_bytes() != b"precious weights"
     assert [row["epoch"] for row in csv.DictReader(open(r["log"]))] == ["1"]
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(FileExistsError, match="is a file, not a folder"):
+        train(3, "9-1-5", epochs=1, out_dir=tmp_path / "a-file", data_dir=tiny, **KW)
+    # a run killed in its first epoch leaves a log without rows: resume simply starts
+    (tmp_path / "killed").mkdir()
+    (tmp_path / "killed" / "log.csv").write_text("epoch,step,loss,val_psnr,lr,seconds\n")
+    assert train(3, "9-1-5", epochs=1, out_dir=tmp_path / "killed", data_dir=tiny,
+                 resume=True, lr=1e-3, **KW)["epochs"] == 1
     # resume=True on an empty or missing folder simply starts (chapter 5 relies on it)
     (tmp_path / "empty").mkdir()
     for name in ("empty", "missing"):
