@@ -414,3 +414,14 @@ def test_to_pil_refuses_0_255_floats():
         data.to_pil(torch.full((3, 2, 2), 200.0))
     slight = torch.full((3, 2, 2), 1.05)                         # bicubic overshoot: clamped
     assert np.asarray(data.to_pil(slight)).max() == 255
+
+
+def test_concurrent_fills_agree_and_leave_no_partials(tmp_path, use_hub):
+    """Threads filling one empty cache at once (the publish race) all get the same data."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    use_hub(_toy_set5(tmp_path, (40, 50, 60)))
+    with ThreadPoolExecutor(4) as pool:
+        pixels = list(pool.map(lambda _: _hr_pixel(load_benchmark("Set5", 2)), range(4)))
+    assert pixels == [(40, 50, 60)] * 4
+    assert not list((tmp_path / "srlib").rglob("*.partial"))
