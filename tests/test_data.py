@@ -384,19 +384,6 @@ def test_damaged_cached_image_is_named(tmp_path, use_hub):
         load_benchmark("Set5", 2)
 
 
-def test_cli_errors_are_one_line(tmp_path):
-    env = {**os.environ, "SRLIB_CACHE": str(tmp_path / "f")}
-    (tmp_path / "f").write_text("a file, not a folder")
-    out = subprocess.run([sys.executable, "-m", "srlib.data", "Set5", "--scale", "2"],
-                         capture_output=True, text=True, env=env)
-    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
-    assert out.stderr.startswith("error: cannot write srlib's cache")
-    assert "SRLIB_CACHE" in out.stderr
-    out = subprocess.run([sys.executable, "-m", "srlib.data", "Set5", "--scale", "5"],
-                         capture_output=True, text=True, env=env)
-    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "invalid choice" in out.stderr
-
-
 def test_to_tensor_reads_every_mode_right():
     gray16 = Image.fromarray(np.array([[0, 65535, 32896]], dtype=np.uint16))
     assert gray16.mode == "I;16"
