@@ -370,11 +370,28 @@ def _load_checkpoint(path: Path) -> dict:
     return ckpt
 
 
+def _restore(ckpt: dict, path: Path, model, optimizer, shuffle_gen, aug_gen, cuda: bool) -> None:
+    """Load the model, optimizer and RNG states of a checkpoint, or say it is damaged."""
+    try:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        shuffle_gen.set_state(ckpt["rng"]["shuffle"])
+        aug_gen.set_state(ckpt["rng"]["augment"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        if cuda and ckpt["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(ckpt["rng"]["cuda"])
+    except _LOAD_ERRORS as err:
+        raise ValueError(
+            f"checkpoint {path} is damaged ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:300]}): delete it to start afresh or restore it"
+        ) from err
+
+
 def _check_resume(ckpt: dict, settings: dict, path: Path) -> None:
     """Refuse a checkpoint made with other settings or other data (SHA-256 of every file).
 
-    A checkpoint of srlib before 0.1 recorded file names only: it is resumed with a warning
-    that the files' content could not be compared.
+    A checkpoint saved before the hashes were recorded (no ``data_sha256`` in its settings)
+    has file names only: it is resumed with a warning that the content was not compared.
     """
     old = ckpt["settings"]
     keys = [k for k in _FIXED_ON_RESUME if k != "data_sha256" or "data_sha256" in old]
@@ -738,16 +755,10 @@ def train(
     if resume and ckpt_path.exists():
         ckpt = _load_checkpoint(ckpt_path)
         _check_resume(ckpt, settings, ckpt_path)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        _restore(ckpt, ckpt_path, model, optimizer, shuffle_gen, aug_gen, cuda)
         settings["init"] = ckpt["settings"].get("init")   # how the run began
         start_epoch = ckpt["epoch"]
         best_psnr, best_epoch = ckpt["best_val_psnr"], ckpt["best_epoch"]
-        shuffle_gen.set_state(ckpt["rng"]["shuffle"])
-        aug_gen.set_state(ckpt["rng"]["augment"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        if cuda and ckpt["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(ckpt["rng"]["cuda"])
     elif init is not None:
         _init_model(model, init)
     log_rows = _read_log(log_path, start_epoch) if start_epoch else []

@@ -401,7 +401,7 @@ def test_resume_of_an_old_checkpoint_without_hashes_warns(tiny, tmp_path):
                      **kw)["epochs"] == 2
 
 
-@pytest.mark.parametrize("damage", ["truncated", "empty", "text", "fields"])
+@pytest.mark.parametrize("damage", ["truncated", "empty", "text", "fields", "state"])
 def test_damaged_checkpoint_is_named(tiny, tmp_path, damage, capsys):
     kw = dict(data_dir=tiny, lr=1e-3, **KW)
     r = train(3, "9-1-5", epochs=1, out_dir=tmp_path / "run", **kw)
@@ -413,13 +413,18 @@ def test_damaged_checkpoint_is_named(tiny, tmp_path, damage, capsys):
         ckpt.write_bytes(b"")
     elif damage == "text":
         ckpt.write_text("hello")
-    else:
+    elif damage == "fields":
         torch.save({"model": {}}, ckpt)
+    else:                                   # every field there, the model's tensors wrong
+        state = torch.load(ckpt, weights_only=True)
+        state["model"] = {k: v[..., :1] for k, v in state["model"].items()}
+        torch.save(state, ckpt)
     with pytest.raises(ValueError, match=r"checkpoint .*last\.pt is damaged.*delete it"):
         train(3, "9-1-5", epochs=2, out_dir=tmp_path / "run", resume=True, **kw)
     code, err = _cli(["--scale", "3", "--config", "9-1-5", "--epochs", "2", "--out",
                       str(tmp_path / "run"), "--data", str(tiny), "--resume",
-                      "--no-progress", "--device", "cpu"], capsys)
+                      "--batch-size", "32", "--lr", "1e-3", "--no-progress", "--device",
+                      "cpu"], capsys)
     assert code == 2 and err.count("\n") == 1 and "is damaged" in err
 
 
