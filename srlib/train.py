@@ -859,12 +859,12 @@ def _parser():
                 f"{EXIT_BELOW_BICUBIC} the training finished but its best weights score "
                 "below bicubic on the validation images (a warning says so).")
     pos, nonneg = cli.positive_int, cli.nonnegative_int
-    p.add_argument("--scale", type=int, required=True,
+    p.add_argument("--scale", type=int, required=True, default=argparse.SUPPRESS,
                    help="upscaling factor: 2, 3 or 4 (the scales of the benchmarks)")
     p.add_argument("--config", default="9-5-5", choices=list(CONFIGS),
                    help="SRCNN configuration f1-f2-f3")
     p.add_argument("--epochs", type=pos, default=100, help="total number of epochs")
-    p.add_argument("--out", required=True,
+    p.add_argument("--out", required=True, default=argparse.SUPPRESS,
                    help="output folder (log, checkpoint, weights); not srlib/weights")
     p.add_argument("--data", default=None, help="folder of HR training images (None: "
                    "$SRLIB_DATA_DIR if set, else T91, which ships with srlib)")
