@@ -30,11 +30,13 @@ import sys
 import tarfile
 import tempfile
 import time
+import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import datasets
+import huggingface_hub.constants
 import numpy as np
 import pandas as pd
 import torch
@@ -152,9 +154,16 @@ def fetch_archive(name: str, stem: str, *, force_download: bool = False) -> Path
     """Download ``data/<stem>.tar.gz`` of ``eugenesiow/<name>`` (or find it in the hub cache).
 
     Returns the path of the archive inside the hub cache. Raises :class:`DataNotAvailableError`
-    with instructions when the file is not cached and cannot be downloaded.
+    with instructions when the file is not cached and cannot be downloaded.  Offline
+    (``HF_HUB_OFFLINE=1``) ``force_download`` uses the cached file, with a warning.
     """
     filename = f"data/{stem}.tar.gz"
+    if force_download and huggingface_hub.constants.HF_HUB_OFFLINE:
+        # the hub client refuses force_download offline ("Force download failed"): use the
+        # cached archive; what srlib made from it is still rebuilt (benchmark_folders)
+        warnings.warn(f"HF_HUB_OFFLINE is set: {filename} is not downloaded again, only "
+                      "extracted again from the hub cache", stacklevel=3)
+        force_download = False
     try:
         path = hf_hub_download(
             repo_id(name), filename, repo_type="dataset", force_download=force_download
