@@ -134,6 +134,11 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     if data_dir is None:
         return t91_dir()
     path = Path(data_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(
+            f"training data folder {path} ({source}) is a file, not a folder: pass the folder "
+            "that holds the HR images"
+        )
     if not path.is_dir():
         raise FileNotFoundError(
             f"training data folder {path} ({source}) does not exist: pass a folder of HR "

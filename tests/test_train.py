@@ -72,6 +72,9 @@ def test_resolve_data_dir(monkeypatch, tmp_path):
     assert resolve_data_dir(t91_dir()) == t91_dir()  # an explicit folder wins
     with pytest.raises(FileNotFoundError, match="does not exist.*ships with srlib"):
         resolve_data_dir(tmp_path / "missing")
+    (tmp_path / "t1.png").write_bytes(b"x")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        resolve_data_dir(tmp_path / "t1.png")
     monkeypatch.setenv("SRLIB_DATA_DIR", str(tmp_path / "gone"))
     with pytest.raises(FileNotFoundError, match="SRLIB_DATA_DIR"):
         resolve_data_dir()
