@@ -12,8 +12,10 @@ MATLAB's ``rgb2ycbcr``.  For R, G, B in ``[0, 1]`` MATLAB computes
 so Y lies in ``[16/255, 235/255]`` and Cb, Cr in ``[16/255, 240/255]`` ("studio swing":
 black is 16, white is 235 on the 8-bit scale).  Every function here works on float tensors of
 shape ``(..., C, H, W)`` with values in ``[0, 1]`` and returns values on the same ``[0, 1]``
-scale (multiply by 255 for MATLAB's uint8 numbers).  The functions are plain tensor
-arithmetic: they keep dtype and device, run on CPU and GPU and are differentiable.
+scale (multiply by 255 for MATLAB's uint8 numbers).  Inputs clearly on another scale
+(values outside ``[-1, 2]``, e.g. [0, 255] floats) raise ``ValueError``: the small
+overshoot of bicubic resizing is accepted (:func:`check_unit_range`).  The functions are
+plain tensor arithmetic: they keep dtype and device, run on CPU and GPU and are differentiable.
 
 Example::
 
@@ -29,9 +31,12 @@ Example::
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-__all__ = ["RGB_TO_YCBCR", "YCBCR_OFFSET", "rgb_to_y", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+__all__ = ["RGB_TO_YCBCR", "UNIT_RANGE_LIMITS", "YCBCR_OFFSET", "check_unit_range", "rgb_to_y",
+           "rgb_to_ycbcr", "ycbcr_to_rgb"]
 
 # MATLAB's rgb2ycbcr for double images in [0, 1]: ycbcr = RGB_TO_YCBCR @ rgb + YCBCR_OFFSET.
 RGB_TO_YCBCR = (
@@ -51,6 +56,35 @@ YCBCR_OFFSET = torch.tensor([16.0, 128.0, 128.0], dtype=torch.float64) / 255.0
 _YCBCR_TO_RGB = torch.linalg.inv(RGB_TO_YCBCR)
 
 _GRAY_MODES = ("bt601", "identity")
+
+#: Values a float image "in [0, 1]" may take: bicubic and Lanczos resizing overshoot by a
+#: few tenths at sharp edges, but values beyond these bounds are another scale (0..255).
+UNIT_RANGE_LIMITS: tuple[float, float] = (-1.0, 2.0)
+
+
+def check_unit_range(img: torch.Tensor, name: str = "img") -> None:
+    """Raise ``ValueError`` if a float image is clearly not on the ``[0, 1]`` scale.
+
+    Accepts values in :data:`UNIT_RANGE_LIMITS` (``[-1, 2]``: the overshoot of a bicubic
+    upscaling of an image in [0, 1] is far smaller), so [0, 255] data is refused instead of
+    giving a wrong number.  NaN is refused too.  Synchronises with the device once.
+
+    >>> try:
+    ...     check_unit_range(torch.full((1, 3, 2, 2), 255.0))
+    ... except ValueError as err:
+    ...     print(str(err)[-40:])
+    looks like 0..255 data: divide it by 255
+    """
+    if img.numel() == 0:
+        return
+    lo, hi = (v.item() for v in torch.aminmax(img.detach()))
+    if math.isnan(lo) or math.isnan(hi):
+        raise ValueError(f"{name} contains NaN values")
+    if lo < UNIT_RANGE_LIMITS[0] or hi > UNIT_RANGE_LIMITS[1]:
+        hint = ("it looks like 0..255 data: divide it by 255" if hi > 2 and lo >= -1 else
+                "scale it to [0, 1] first")
+        raise ValueError(f"{name} has values in [{lo:.4g}, {hi:.4g}], not on the [0, 1] "
+                         f"scale: {hint}")
 
 
 def _check_image(img: torch.Tensor, name: str, channels: tuple[int, ...]) -> None:
@@ -73,6 +107,7 @@ def _check_image(img: torch.Tensor, name: str, channels: tuple[int, ...]) -> Non
             f"{name} must have {expected} channels in dim -3, got shape {tuple(img.shape)} "
             f"({img.shape[-3]} channels)"
         )
+    check_unit_range(img, name)
 
 
 def _apply_affine(img: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
@@ -94,8 +129,9 @@ def rgb_to_ycbcr(img: torch.Tensor) -> torch.Tensor:
 
     Raises:
         TypeError: ``img`` is not a float tensor (convert uint8 with ``img.float() / 255``).
-        ValueError: fewer than 3 dims, or not 3 channels.  A one-channel (grayscale) image
-            has no chroma; use :func:`rgb_to_y` for its luma.
+        ValueError: fewer than 3 dims, or not 3 channels (a one-channel (grayscale) image
+            has no chroma; use :func:`rgb_to_y` for its luma), or values outside
+            ``[-1, 2]`` (:func:`check_unit_range`: [0, 255] data is refused).
 
     Example::
 

@@ -22,18 +22,21 @@ served by any hub repository: it ships inside srlib (:func:`t91_dir`).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import os
 import shutil
+import sys
 import tarfile
 import tempfile
+import time
+import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import datasets
+import huggingface_hub.constants
 import numpy as np
 import pandas as pd
 import torch
@@ -41,6 +44,10 @@ from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import LocalEntryNotFoundError
 from PIL import Image
 from tqdm import tqdm
+
+from srlib import cli
+from srlib.color import check_unit_range
+from srlib.io import ImageReadError, image_to_tensor, read_image
 
 #: The benchmark datasets and the number of images each holds.
 BENCHMARKS: dict[str, int] = {"Set5": 5, "Set14": 14, "BSD100": 100}
@@ -58,6 +65,16 @@ class CorruptArchiveError(RuntimeError):
 
 class UnsafeArchiveError(RuntimeError):
     """An archive member would be written outside its folder (absolute path, ``..``, link)."""
+
+
+class CacheDirError(OSError):
+    """srlib's cache folder (``SRLIB_CACHE``) is a file, or cannot be created or written."""
+
+
+def _cache_source() -> str:
+    if os.environ.get("SRLIB_CACHE"):
+        return "SRLIB_CACHE"
+    return "XDG_CACHE_HOME" if os.environ.get("XDG_CACHE_HOME") else "the default, ~/.cache"
 
 
 def cache_dir() -> Path:
@@ -121,10 +138,10 @@ def check_benchmark(name: str, scale: int) -> None:
     """Raise ``ValueError`` listing the choices if ``name`` or ``scale`` is not provided."""
     if name not in BENCHMARKS:
         raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(BENCHMARKS)}")
-    if isinstance(scale, bool) or scale not in SCALES:
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale not in SCALES:
         raise ValueError(
             f"unsupported scale {scale!r} for {name}: choose one of "
-            f"{', '.join(map(str, SCALES))}"
+            f"{', '.join(map(str, SCALES))} (scale must be one of them, as an int)"
         )
 
 
@@ -137,9 +154,16 @@ def fetch_archive(name: str, stem: str, *, force_download: bool = False) -> Path
     """Download ``data/<stem>.tar.gz`` of ``eugenesiow/<name>`` (or find it in the hub cache).
 
     Returns the path of the archive inside the hub cache. Raises :class:`DataNotAvailableError`
-    with instructions when the file is not cached and cannot be downloaded.
+    with instructions when the file is not cached and cannot be downloaded.  Offline
+    (``HF_HUB_OFFLINE=1``) ``force_download`` uses the cached file, with a warning.
     """
     filename = f"data/{stem}.tar.gz"
+    if force_download and huggingface_hub.constants.HF_HUB_OFFLINE:
+        # the hub client refuses force_download offline ("Force download failed"): use the
+        # cached archive; what srlib made from it is still rebuilt (benchmark_folders)
+        warnings.warn(f"HF_HUB_OFFLINE is set: {filename} is not downloaded again, only "
+                      "extracted again from the hub cache", stacklevel=3)
+        force_download = False
     try:
         path = hf_hub_download(
             repo_id(name), filename, repo_type="dataset", force_download=force_download
@@ -179,15 +203,63 @@ def _progress(items: list, desc: str, unit: str) -> tqdm:
                 disable=None if len(items) >= 20 else True)
 
 
+#: A ``.partial`` folder untouched for this long is the leftover of a killed process.
+STALE_PARTIAL_SECONDS = 15 * 60
+
+
+def _clean_partials(parent: Path, name: str) -> None:
+    """Remove ``.<name>-*.partial`` folders older than :data:`STALE_PARTIAL_SECONDS`.
+
+    A process that is still extracting writes into its folder (seconds for the largest
+    archive), so only the leftovers of a killed extraction are that old.
+    """
+    now = time.time()
+    for old in parent.glob(f".{name}-*.partial"):
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > STALE_PARTIAL_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def _staging(target: Path) -> Iterator[Path]:
-    """A private temporary folder beside ``target``, removed afterwards whatever happens."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", suffix=".partial", dir=target.parent))
+    """A private temporary folder beside ``target``, removed afterwards whatever happens.
+
+    Stale ``.partial`` folders of killed extractions are removed first; a cache folder that
+    cannot be written raises :class:`CacheDirError` naming ``SRLIB_CACHE``.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", suffix=".partial",
+                                    dir=target.parent))
+    except OSError as err:
+        raise CacheDirError(
+            f"cannot write srlib's cache folder {cache_dir()} (set by {_cache_source()}): "
+            f"{err}. Point SRLIB_CACHE at a writable folder, or unset it to use "
+            "~/.cache/srlib"
+        ) from err
+    _clean_partials(target.parent, target.name)
     try:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_images(folder: Path, archive: Path) -> None:
+    """Decode every image under ``folder`` (:func:`srlib.io.read_image`), or raise."""
+    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES):
+        try:
+            read_image(path, mode="keep")
+        except ImageReadError as err:
+            member = path.relative_to(folder.parent).as_posix()
+            why = str(err).replace(f"cannot read image {path}: ", "")
+            raise CorruptArchiveError(
+                f"{archive} holds {member}, which is not a readable image ({why}). Nothing "
+                "was extracted; delete the archive (or run `python -m srlib.data NAME "
+                "--force-download`) and fetch it again."
+            ) from err
+
+
+_IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def _publish(folder: Path, target: Path) -> None:
@@ -205,7 +277,8 @@ def extract_archive(archive: str | Path, target: str | Path) -> Path:
 
     The archive is first read to the end and every member checked; members are then written
     to a temporary folder beside ``target``, which is renamed to ``target`` only when complete.
-    So a corrupt or truncated archive (:class:`CorruptArchiveError`) or an unsafe member
+    Every image is decoded before the folder is published. So a corrupt or truncated archive
+    or an undecodable image (:class:`CorruptArchiveError`) or an unsafe member
     (:class:`UnsafeArchiveError`) leaves nothing behind. Returns ``target``; does nothing if
     ``target`` already exists.
     """
@@ -234,17 +307,42 @@ def extract_archive(archive: str | Path, target: str | Path) -> Path:
                 f"{sorted({m.name.split('/')[0] for m in members})[:5]}). It is not the "
                 "expected benchmark archive: delete it and download it again."
             )
+        _check_images(produced, archive)
         _publish(produced, target)
     return target
 
 
+_HASHES: dict[tuple, str] = {}
+
+
 def _snapshot_key(archive: Path) -> str:
-    # hf_hub_download returns .../snapshots/<revision>/data/<file>: keep one extraction per
-    # revision, so an updated hub repository is extracted afresh.
-    if archive.parent.name == "data" and archive.parent.parent.parent.name == "snapshots":
-        return archive.parent.parent.name[:12]
+    """The cache key of an archive: the first 16 hex digits of its SHA-256.
+
+    Keyed by content, so a replaced archive (a new hub revision, or a corrupt download
+    fetched again under the same revision) is extracted afresh, never served from the old
+    extraction.  Hashed once per process and file version (path, size, mtime, inode).
+    """
     stat = archive.stat()
-    return f"{stat.st_size:x}-{int(stat.st_mtime):x}"
+    version = (str(archive.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if version not in _HASHES:
+        digest = hashlib.sha256()
+        with archive.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        _HASHES[version] = digest.hexdigest()[:16]
+    return _HASHES[version]
+
+
+def _discard(folder: Path) -> None:
+    """Remove a published cache folder: renamed away first (one step), then deleted."""
+    if not folder.is_dir():
+        return
+    trash = folder.with_name(f".{folder.name}-{os.getpid()}-{time.time_ns()}.partial")
+    try:
+        folder.rename(trash)
+    except OSError:  # a concurrent process removed it first
+        return
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def benchmark_folders(
@@ -260,8 +358,9 @@ def benchmark_folders(
     for stem in (f"{name}_HR", f"{name}_LR_x{scale}"):
         archive = fetch_archive(name, stem, force_download=force_download)
         target = cache_dir() / name / _snapshot_key(archive) / stem
-        if force_download and target.is_dir():
-            shutil.rmtree(target)
+        if force_download:  # everything made from the archive: extraction and crops
+            for derived in (target, *target.parent.glob(f"{stem}_modcrop_x*")):
+                _discard(derived)
         folders.append(extract_archive(archive, target))
     return folders[0], folders[1]
 
@@ -277,23 +376,38 @@ def _cropped_hr(hr_folder: Path, scale: int, names: list[str]) -> dict[str, Path
     once into ``<hr_folder>_modcrop_x<scale>/`` (written atomically, losslessly, same mode).
     """
     paths = {n: hr_folder / f"{n}.png" for n in names}
-    todo = []
-    for n in names:
-        with Image.open(paths[n]) as im:
-            if im.width % scale or im.height % scale:
-                todo.append(n)
+    todo = [n for n in names if any(v % scale for v in _image_header(paths[n])[0])]
     if not todo:
         return paths
     out = hr_folder.with_name(f"{hr_folder.name}_modcrop_x{scale}")
     if not out.is_dir():
         with _staging(out) as tmp:
             for n in _progress(todo, f"crop {hr_folder.name} to x{scale}", "image"):
-                with Image.open(paths[n]) as im:
-                    w, h = im.width // scale * scale, im.height // scale * scale
-                    im.crop((0, 0, w, h)).save(tmp / f"{n}.png")
+                try:
+                    with Image.open(paths[n]) as im:
+                        w, h = im.width // scale * scale, im.height // scale * scale
+                        im.crop((0, 0, w, h)).save(tmp / f"{n}.png")
+                except (OSError, SyntaxError, ValueError) as err:
+                    raise _damaged(paths[n], err) from err
             _publish(tmp, out)
     paths.update({n: out / f"{n}.png" for n in todo})
     return paths
+
+
+def _damaged(path: Path, err: BaseException) -> CorruptArchiveError:
+    return CorruptArchiveError(
+        f"the cached image {path} is damaged ({err}): load again with force_download=True "
+        f"(`python -m srlib.data NAME --force-download`) to extract it afresh"
+    )
+
+
+def _image_header(path: Path) -> tuple[tuple[int, int], str]:
+    """``((width, height), mode)`` of an image file, or :class:`CorruptArchiveError`."""
+    try:
+        with Image.open(path) as im:
+            return im.size, im.mode
+    except (OSError, SyntaxError, ValueError) as err:
+        raise _damaged(path, err) from err
 
 
 def load_benchmark(name: str, scale: int, *, force_download: bool = False) -> datasets.Dataset:
@@ -302,7 +416,8 @@ def load_benchmark(name: str, scale: int, *, force_download: bool = False) -> da
     Args:
         name: ``"Set5"``, ``"Set14"`` or ``"BSD100"``.
         scale: upscaling factor, 2, 3 or 4.
-        force_download: download the archives again and re-extract them.
+        force_download: download the archives again and rebuild everything made from them
+            (the extracted images and the cropped HR copies).
 
     Returns:
         A dataset with one row per image and the columns
@@ -322,7 +437,9 @@ def load_benchmark(name: str, scale: int, *, force_download: bool = False) -> da
     Raises:
         ValueError: unknown ``name`` or ``scale``, or HR and LR files that do not pair up.
         DataNotAvailableError: offline and the archive is not in the hub cache.
-        CorruptArchiveError: an archive is corrupt or truncated (nothing is left extracted).
+        CorruptArchiveError: an archive is corrupt or truncated, or holds an image that does
+            not decode (nothing is left extracted); or a cached image was damaged later.
+        CacheDirError: the cache folder (``SRLIB_CACHE``) is a file or not writable.
         UnsafeArchiveError: an archive member would land outside its folder.
 
     Example:
@@ -345,15 +462,16 @@ def load_benchmark(name: str, scale: int, *, force_download: bool = False) -> da
     hr_paths = _cropped_hr(hr_folder, scale, names)
     grayscale = []
     for n in names:
-        with Image.open(hr_paths[n]) as hr, Image.open(lr_files[n]) as lr:
-            if hr.size != (lr.width * scale, lr.height * scale):
-                raise ValueError(
-                    f"{name}/{n}: HR cropped to {hr.size} does not pair with LR {lr.size} at "
-                    f"x{scale} (expected LR {(hr.width // scale, hr.height // scale)}). The "
-                    "files are not a bicubic benchmark pair; re-download with "
-                    "force_download=True."
-                )
-            grayscale.append(hr.mode in ("L", "I;16", "I", "1") and lr.mode == hr.mode)
+        (hw, hh), hr_mode = _image_header(hr_paths[n])
+        (lw, lh), lr_mode = _image_header(lr_files[n])
+        if (hw, hh) != (lw * scale, lh * scale):
+            raise ValueError(
+                f"{name}/{n}: HR cropped to {(hw, hh)} does not pair with LR {(lw, lh)} at "
+                f"x{scale} (expected LR {(hw // scale, hh // scale)}). The "
+                "files are not a bicubic benchmark pair; re-download with "
+                "force_download=True."
+            )
+        grayscale.append(hr_mode in ("L", "I;16", "I", "1") and lr_mode == hr_mode)
     features = datasets.Features(
         {
             "name": datasets.Value("string"),
@@ -379,23 +497,29 @@ def load_benchmark(name: str, scale: int, *, force_download: bool = False) -> da
 def to_tensor(image: Image.Image, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """PIL image -> tensor ``(C, H, W)``: floats in [0, 1], or ``uint8`` 0..255 if asked.
 
+    The image's own channels (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA); 16-bit images are
+    scaled by 65535 (rounded to 8 bits for uint8), palette and 1-bit images decoded, CMYK
+    converted to RGB: the rules of :func:`srlib.io.image_to_tensor`.
+
     >>> to_tensor(Image.new("RGB", (4, 2), (255, 0, 0))).shape
     torch.Size([3, 2, 4])
     """
-    array = np.asarray(image)
-    if array.ndim == 2:
-        array = array[:, :, None]
-    t = torch.from_numpy(array.copy()).permute(2, 0, 1)
-    return t if dtype == torch.uint8 else t.to(dtype) / 255
+    return image_to_tensor(image, mode="keep", dtype=dtype)
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
     """Tensor ``(C, H, W)`` (floats in [0, 1], or ``uint8``), C = 1 or 3 -> PIL image.
 
-    Floats are rounded to the nearest 8-bit level after clamping to [0, 1].
+    Floats are rounded to the nearest 8-bit level after clamping to [0, 1]; floats clearly
+    on another scale (outside [-1, 2], e.g. 0..255) raise ``ValueError`` instead of
+    becoming a white image.
     """
     if image.ndim != 3 or image.shape[0] not in (1, 3):
         raise ValueError(f"expected a (C, H, W) tensor with C = 1 or 3, got {tuple(image.shape)}")
+    if image.is_floating_point():
+        check_unit_range(image, "image")
+    elif image.dtype != torch.uint8:
+        raise ValueError(f"expected a float or uint8 tensor, got {image.dtype}")
     if image.dtype != torch.uint8:
         image = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
     array = image.cpu().permute(1, 2, 0).numpy()
@@ -420,26 +544,27 @@ def summary(ds: datasets.Dataset) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: ``python -m srlib.data Set5 --scale 4``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m srlib.data",
-        description="Download a super-resolution benchmark from the Hugging Face hub, "
-        "extract it into srlib's cache and print a summary.",
+    """Command line: ``python -m srlib.data Set5 --scale 4``; errors are raised (see below)."""
+    parser = cli.parser(
+        "python -m srlib.data",
+        "Download a super-resolution benchmark from the Hugging Face hub, extract it into "
+        "srlib's cache and print a summary.",
     )
-    parser.add_argument("name", choices=list(BENCHMARKS))
-    parser.add_argument("--scale", type=int, default=4, choices=SCALES)
+    parser.add_argument("name", choices=list(BENCHMARKS), help="the benchmark")
+    parser.add_argument("--scale", type=int, default=4, choices=SCALES,
+                        help="upscaling factor of the LR images")
     parser.add_argument("--force-download", action="store_true",
                         help="download and extract again (e.g. after a corrupt download)")
     args = parser.parse_args(argv)
-    try:
-        ds = load_benchmark(args.name, args.scale, force_download=args.force_download)
-    except (DataNotAvailableError, CorruptArchiveError, UnsafeArchiveError, ValueError) as err:
-        parser.exit(1, f"error: {err}\n")
+    ds = load_benchmark(args.name, args.scale, force_download=args.force_download)
     table = summary(ds)
     print(f"{args.name} x{args.scale}: {len(ds)} images from {repo_id(args.name)}")
     print(f"extracted under {cache_dir() / args.name}")
     print(table.to_string(index=False))
 
 
+#: The exceptions of this module that ``python -m srlib.data`` reports on one line.
+USER_ERRORS = (DataNotAvailableError, CorruptArchiveError, UnsafeArchiveError, CacheDirError)
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main, user_errors=USER_ERRORS))

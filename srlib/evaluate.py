@@ -55,9 +55,9 @@ Command line: ``python -m srlib.evaluate --method bicubic --dataset Set5 --scale
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
+import sys
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -67,8 +67,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from srlib.color import rgb_to_y
+from srlib import cli
+from srlib.color import check_unit_range, rgb_to_y
 from srlib.data import BENCHMARKS, SCALES, check_benchmark, load_benchmark, to_tensor
+from srlib.data import USER_ERRORS as DATA_ERRORS
 from srlib.metrics import psnr, ssim
 from srlib.models import load_pretrained, upscale
 from srlib.papers import published
@@ -108,26 +110,31 @@ PAPER_BICUBIC: dict[tuple[str, int], tuple[float, float]] = {
 # ------------------------------------------------------------------------------ methods
 # Every method maps an LR batch (B, 3, h, w), float in [0, 1], and an integer scale to the
 # upscaled batch (B, 3, h*scale, w*scale), float in [0, 1] (clamped: cubic and Lanczos
-# kernels overshoot at edges).
+# kernels overshoot at edges).  Input on another scale (0..255 floats) is refused rather
+# than clamped to white (:func:`srlib.color.check_unit_range`).
 
 
 def nearest(lr: torch.Tensor, scale: int) -> torch.Tensor:
     """Nearest neighbour: every LR pixel becomes a ``scale x scale`` block."""
+    check_unit_range(lr, "lr")
     return F.interpolate(lr, scale_factor=scale, mode="nearest")
 
 
 def bilinear(lr: torch.Tensor, scale: int) -> torch.Tensor:
     """MATLAB's ``imresize(lr, scale, 'bilinear')`` (triangle kernel, width 2)."""
+    check_unit_range(lr, "lr")
     return imresize(lr, scale, kernel="linear").clamp(0, 1)
 
 
 def bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
     """MATLAB's ``imresize(lr, scale, 'bicubic')``: Keys' cubic kernel with ``a = -0.5``."""
+    check_unit_range(lr, "lr")
     return imresize(lr, scale, kernel="cubic").clamp(0, 1)
 
 
 def torch_bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
     """PyTorch's ``F.interpolate(mode="bicubic", align_corners=False)`` (``a = -0.75``)."""
+    check_unit_range(lr, "lr")
     up = F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
     return up.clamp(0, 1)
 
@@ -139,6 +146,7 @@ def pil_bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
     its two passes, as it does for anybody's PNG); other inputs channel by channel as
     32-bit float images (mode ``"F"``).
     """
+    check_unit_range(lr, "lr")
     out = []
     h, w = lr.shape[-2:]
     size = (w * scale, h * scale)
@@ -161,6 +169,7 @@ def pil_bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
 
 def lanczos(lr: torch.Tensor, scale: int) -> torch.Tensor:
     """MATLAB's ``imresize(lr, scale, 'lanczos3')`` (Lanczos kernel with a = 3)."""
+    check_unit_range(lr, "lr")
     return imresize(lr, scale, kernel="lanczos3").clamp(0, 1)
 
 
@@ -171,6 +180,7 @@ def ibp(lr: torch.Tensor, scale: int, iterations: int = 5) -> torch.Tensor:
     back-projection ``U`` = bicubic upscaling, repeat ``x <- x + U(lr - D(x))``: the
     estimate is corrected until shrinking it gives back the LR image.
     """
+    check_unit_range(lr, "lr")
     x = imresize(lr, scale)
     for _ in range(iterations):
         x = x + imresize(lr - imresize(x, 1 / scale), scale)
@@ -455,16 +465,19 @@ def evaluate(
 # ------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> None:
     """``python -m srlib.evaluate --method bicubic --dataset Set5 --scale 4 [--json]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m srlib.evaluate",
-        description="Score an upscaling method on a super-resolution benchmark (PSNR and "
-        "SSIM on Y, border of `scale` pixels shaved) and print one row per image and the "
-        "mean.",
+    parser = cli.parser(
+        "python -m srlib.evaluate",
+        "Score an upscaling method on a super-resolution benchmark (PSNR and SSIM on Y, "
+        "border of `scale` pixels shaved) and print one row per image and the mean.",
     )
-    parser.add_argument("--method", default="bicubic", choices=list(METHODS))
-    parser.add_argument("--dataset", default="Set5", choices=list(BENCHMARKS))
-    parser.add_argument("--scale", type=int, default=4, choices=SCALES)
-    parser.add_argument("--protocol", default="rgb", choices=PROTOCOLS)
+    parser.add_argument("--method", default="bicubic", choices=list(METHODS),
+                        help="the upscaler")
+    parser.add_argument("--dataset", default="Set5", choices=list(BENCHMARKS),
+                        help="the benchmark")
+    parser.add_argument("--scale", type=int, default=4, choices=SCALES,
+                        help="upscaling factor")
+    parser.add_argument("--protocol", default="rgb", choices=PROTOCOLS,
+                        help="'rgb' (shrink and upscale RGB) or 'y' (SRCNN's code: Y only)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     table = evaluate(args.method, args.dataset, args.scale, protocol=args.protocol)
@@ -484,4 +497,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main, user_errors=DATA_ERRORS))

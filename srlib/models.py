@@ -51,13 +51,17 @@ Example::
 
 from __future__ import annotations
 
+import json
+import pickle
+import re
+import struct
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srlib.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from srlib.color import check_unit_range, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from srlib.resize import imresize
 
 __all__ = [
@@ -67,6 +71,8 @@ __all__ = [
     "bicubic_y",
     "build",
     "count_parameters",
+    "MAX_FILTERS",
+    "MAX_KERNEL",
     "load_pretrained",
     "upscale",
     "weights_path",
@@ -208,6 +214,7 @@ def _check_lr(lr: torch.Tensor, channels: tuple[int, ...] = (1, 3)) -> None:
         raise ValueError(
             f"lr must have shape (B, C, h, w) with C in {channels}, got {tuple(lr.shape)}"
         )
+    check_unit_range(lr, "lr")
 
 
 def bicubic_y(lr: torch.Tensor, scale: int) -> torch.Tensor:
@@ -306,6 +313,66 @@ def weights_path(name: str, scale: int, config: str = "9-5-5") -> Path:
     return WEIGHTS_DIR / f"srcnn_{config}_x{scale}.pt"
 
 
+#: Limits :func:`load_pretrained` accepts in a weights ``.json`` (far above the papers'
+#: 9-5-5, 64 and 32 filters): a file asking for more is refused before any memory is taken.
+MAX_KERNEL, MAX_FILTERS = 15, 1024
+_MODEL_FIELDS = ("f1", "f2", "f3", "n1", "n2", "channels", "padding")
+_NAME = re.compile(r"srcnn_(?P<config>\d+-\d+-\d+)_x(?P<scale>\d+)")
+
+
+def _bad(file: Path, what: str) -> ValueError:
+    return ValueError(f"{file}: {what}; pass the weights made for what you ask, or other "
+                      "scale/config arguments")
+
+
+def _model_kwargs(file: Path, meta: Path, scale: int, config: str) -> dict:
+    """The :class:`SRCNN` arguments for ``file``, checked against ``scale`` and ``config``.
+
+    From the ``.json`` beside the weights if there is one (its ``scale``, ``config`` and
+    ``model`` fields are validated: types, odd kernels up to :data:`MAX_KERNEL`, up to
+    :data:`MAX_FILTERS` filters, 1 or 3 channels), else from ``config``; a file name of the
+    form ``srcnn_<config>_x<scale>`` must match too.
+    """
+    named = _NAME.fullmatch(file.stem)
+    if named and (named["config"], int(named["scale"])) != (config, scale):
+        raise _bad(file, f"the file name says {named['config']} x{named['scale']}, but "
+                   f"{config} x{scale} was asked for")
+    kwargs = dict(CONFIGS[config])
+    if not meta.is_file():
+        return kwargs
+    try:
+        info = json.loads(meta.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise _bad(meta, f"not a readable JSON file ({err})") from err
+    if not isinstance(info, dict) or not isinstance(info.get("model", {}), dict):
+        raise _bad(meta, "not a weights description (a JSON object with a 'model' object)")
+    if "scale" in info and (isinstance(info["scale"], bool) or info["scale"] != scale):
+        raise _bad(meta, f"the weights are for scale {info['scale']!r}, not {scale}")
+    if "config" in info and info["config"] != config:
+        raise _bad(meta, f"the weights are SRCNN {info['config']!r}, not {config!r}")
+    model = info.get("model", {})
+    unknown = sorted(set(model) - set(_MODEL_FIELDS))
+    if unknown:
+        raise _bad(meta, f"unknown model fields {unknown} (known: {', '.join(_MODEL_FIELDS)})")
+    for key, value in model.items():
+        limit = {"f1": MAX_KERNEL, "f2": MAX_KERNEL, "f3": MAX_KERNEL, "n1": MAX_FILTERS,
+                 "n2": MAX_FILTERS, "channels": 3}.get(key)
+        if limit is None:
+            if value not in PADDINGS:
+                raise _bad(meta, f"padding must be one of {PADDINGS}, got {value!r}")
+        elif (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit
+              or (key == "channels" and value not in (1, 3))
+              or (key[0] == "f" and value % 2 == 0)):
+            rule = {"c": "1 or 3", "f": f"an odd int from 1 to {limit}"}.get(
+                key[0], f"an int from 1 to {limit}")
+            raise _bad(meta, f"{key}={value!r} is not valid ({key} must be {rule})")
+    kwargs.update(model)
+    got = f"{kwargs.get('f1', 9)}-{kwargs['f2']}-{kwargs.get('f3', 5)}"
+    if got != config:
+        raise _bad(meta, f"its model is SRCNN {got}, not {config!r}")
+    return kwargs
+
+
 def load_pretrained(
     name: str = "srcnn",
     scale: int = 3,
@@ -322,6 +389,11 @@ def load_pretrained(
     read from the ``.json`` file beside the weights when there is one (default "valid"):
     the two paddings have the same weights but give different outputs.
 
+    Before the model is built, the ``.json`` is checked against what was asked: its
+    ``scale`` and ``config`` must be ``scale`` and ``config``, and its ``model`` fields
+    valid (see :data:`MAX_KERNEL`, :data:`MAX_FILTERS`); a weights file named
+    ``srcnn_<config>_x<scale>.pt`` must carry the asked config and scale in its name.
+
     Args:
         name: ``"srcnn"``.
         scale: 2, 3 or 4.
@@ -331,11 +403,21 @@ def load_pretrained(
 
     Raises:
         FileNotFoundError: no weights file; the message says how to train one.
+        ValueError: weights (or their ``.json``) for another scale or config, invalid
+            fields, or a file that is not a weights file; the message names the file.
 
     Example::
 
         >>> model = load_pretrained("srcnn", 3, "9-5-5")            # doctest: +SKIP
     """
+    if name.lower() != "srcnn":
+        raise ValueError(f"unknown model {name!r}: srlib provides 'srcnn'")
+    if config not in CONFIGS:
+        raise ValueError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
+    _check_scale(scale)
+    if path is None and scale not in (2, 3, 4):
+        raise ValueError(f"srlib ships SRCNN weights for scales 2, 3 and 4 only, not {scale}: "
+                         "pass path=... to load weights of your own")
     file = Path(path) if path is not None else weights_path(name, scale, config)
     if not file.is_file():
         raise FileNotFoundError(
@@ -344,16 +426,14 @@ def load_pretrained(
             f"copy runs/srcnn_{config}_x{scale}/srcnn_{config}_x{scale}.pt (and its .json) "
             f"to {file.parent}/, or pass path=..."
         )
-    state = torch.load(file, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]
-    kwargs = dict(CONFIGS[config])
-    meta = file.with_suffix(".json")
-    if meta.is_file():
-        import json
-
-        info = json.loads(meta.read_text())
-        kwargs.update(info.get("model", {}))
-    model = SRCNN(**kwargs)
-    model.load_state_dict(state)
+    model = SRCNN(**_model_kwargs(file, file.with_suffix(".json"), scale, config))
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+            state = state["model"]
+        model.load_state_dict(state)
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, KeyError, TypeError,
+            ValueError, AttributeError, struct.error) as err:
+        raise _bad(file, f"not SRCNN {config} weights that fit ({type(err).__name__}: "
+                   f"{' '.join(str(err).split())[:300]})") from err
     return model.to(device).eval()

@@ -69,6 +69,8 @@ import torch
 
 __all__ = [
     "KERNELS",
+    "MAX_OUTPUT_PIXELS",
+    "MAX_TAP_ENTRIES",
     "box",
     "contributions",
     "cubic",
@@ -142,6 +144,46 @@ def _kernel_name(kernel: str) -> str:
     return _ALIASES.get(kernel, kernel)
 
 
+# ------------------------------------------------------------------------------ limits
+#: Largest output :func:`imresize` makes, in pixels per image (``H_out * W_out``): 256
+#: megapixels (a 16,384 x 16,384 image; 6 GB as a float64 RGB tensor).
+MAX_OUTPUT_PIXELS: int = 2**28
+#: Largest weight table of one axis, ``out_length * taps`` entries: 2**25 (256 MB in float64).
+#: Shrinking by a factor ``s`` needs ``kernel_width / s + 2`` taps per output pixel, so
+#: ``scale=1e-8`` would need 400 million taps.
+MAX_TAP_ENTRIES: int = 2**25
+
+
+def _taps(scale: float, kernel: str, antialias: bool) -> int:
+    width = KERNELS[kernel][1]
+    return int(math.ceil(width / scale if scale < 1 and antialias else width)) + 2
+
+
+def _check_limits(out_hw: tuple[int, int], scales: tuple[float, float], kernel: str,
+                  antialias: bool) -> None:
+    """Refuse, before any allocation, an output or weight table over the documented limits."""
+    if out_hw[0] * out_hw[1] > MAX_OUTPUT_PIXELS:
+        raise ValueError(
+            f"the output would be {out_hw[0]} x {out_hw[1]} pixels, more than imresize's limit "
+            f"of {MAX_OUTPUT_PIXELS:,} pixels (srlib.resize.MAX_OUTPUT_PIXELS): check the "
+            "scale or size, or resize tiles of the image"
+        )
+    for out_length, s in zip(out_hw, scales, strict=True):
+        _check_taps(out_length, s, kernel, antialias)
+
+
+def _check_taps(out_length: int, scale: float, kernel: str, antialias: bool) -> None:
+    taps = _taps(scale, kernel, antialias)
+    if out_length * taps > MAX_TAP_ENTRIES:
+        raise ValueError(
+            f"scale {scale:g} needs {taps:,} kernel taps for each of {out_length:,} output "
+            f"pixels, more than imresize's limit of {MAX_TAP_ENTRIES:,} weights per axis "
+            f"(srlib.resize.MAX_TAP_ENTRIES): "
+            f"{'shrink in several steps' if scale < 1 else 'resize tiles of the image'}, or "
+            "check the scale"
+        )
+
+
 # ---------------------------------------------------------------------- contributions
 
 
@@ -190,12 +232,19 @@ def contributions(
     1-based) and already clamped to ``[0, in_length - 1]``; each row of weights sums to 1.
     The arrays are cached and read-only.
 
+    Raises ``ValueError`` if the table would exceed :data:`MAX_TAP_ENTRIES` entries.
+
     >>> w, idx = contributions(4, 8, 2.0)
     >>> w.shape, idx[0].tolist()
     ((8, 4), [0, 0, 0, 1])
     """
-    return _contributions(int(in_length), int(out_length), float(scale),
-                          _kernel_name(kernel), bool(antialias))
+    name = _kernel_name(kernel)
+    if not (math.isfinite(scale) and scale > 0) or in_length < 1 or out_length < 1:
+        raise ValueError(f"lengths must be >= 1 and scale positive, got {in_length}, "
+                         f"{out_length}, {scale}")
+    _check_taps(int(out_length), float(scale), name, bool(antialias))
+    return _contributions(int(in_length), int(out_length), float(scale), name,
+                          bool(antialias))
 
 
 # A weight matrix is split into row blocks that each touch a contiguous range of input
@@ -252,6 +301,7 @@ def _stacked(key: _Key, block: int) -> tuple[np.ndarray, np.ndarray]:
 # (float32/float64, 1 thread).  Small blocks waste few multiply-adds on the zeros of the
 # banded matrix; large ones need fewer calls and copies.
 _BLOCK_SIZES = (2048, 1024, 512, 256, 128, 64, 32, 16, 8)
+_DENSE_ENTRIES = 2**23  # largest single dense weight matrix considered (64 MB in float64)
 _COSTS = {
     # height passes: one gather + one batched matmul
     "rows": dict(read=20, call=1_000_000),
@@ -264,7 +314,9 @@ _COSTS = {
 def _block_costs(key: _Key, kind: str) -> tuple[tuple[int, int, int, int], ...]:
     """(block size, multiply-adds, input elements read, number of calls) per column."""
     out_length = key[1]
-    sizes = [out_length] + [b for b in _BLOCK_SIZES if b < out_length]
+    # one dense (out, in) block only when it is small: it would take 1 GB for a 16k x 8k axis
+    dense = [out_length] if out_length * key[0] <= _DENSE_ENTRIES or out_length <= 8 else []
+    sizes = dense + [b for b in _BLOCK_SIZES if b < out_length]
     costs = []
     for b in sizes:
         plan = _blocks(key, b)
@@ -466,6 +518,11 @@ def _resolve(
         else:
             s = out[size_dim] / in_hw[size_dim]
             scales = (s, s)
+    if any(not scales[d] * in_hw[d] <= MAX_OUTPUT_PIXELS for d in (0, 1)):
+        raise ValueError(
+            f"scale={scale!r} would make an output side of more than {MAX_OUTPUT_PIXELS:,} "
+            f"pixels from an input of {in_hw}: check the scale"
+        )
     from_scale = (math.ceil(scales[0] * in_hw[0]), math.ceil(scales[1] * in_hw[1]))
     if out is None:
         out = from_scale
@@ -531,6 +588,12 @@ def imresize(
     Returns:
         ``(B, C, H_out, W_out)`` (or ``(C, H_out, W_out)``), same dtype and device.
 
+    Raises:
+        ValueError: bad arguments, or a resize over the limits, checked before anything is
+            allocated: an output of more than :data:`MAX_OUTPUT_PIXELS` pixels (256 MP), or
+            a weight table of more than :data:`MAX_TAP_ENTRIES` entries on one axis (e.g.
+            ``scale=1e-8``).
+
     Example::
 
         lr = imresize(hr_uint8, 1 / 4)          # MATLAB: imresize(hr, 1/4, 'bicubic')
@@ -554,6 +617,7 @@ def imresize(
     name = _kernel_name(kernel)
     in_hw = (int(img.shape[-2]), int(img.shape[-1]))
     out_hw, scales = _resolve(in_hw, scale, size)
+    _check_limits(out_hw, scales, name, bool(antialias))
     keys = [(in_hw[d], out_hw[d], scales[d], name, bool(antialias)) for d in (0, 1)]
 
     if is_uint8:

@@ -68,23 +68,29 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import math
 import os
+import pickle
+import struct
+import sys
 import time
+import warnings
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm import tqdm  # text bar: a widget bar can stall the book's notebook executor
 
+from srlib import cli
 from srlib.color import rgb_to_y
-from srlib.data import t91_dir
+from srlib.data import SCALES, t91_dir
+from srlib.io import read_image
 from srlib.metrics import psnr
-from srlib.models import CONFIGS, PADDINGS, _run_y, bicubic_y, build
+from srlib.models import CONFIGS, PADDINGS, WEIGHTS_DIR, _run_y, bicubic_y, build
 from srlib.resize import imresize, modcrop
 
 __all__ = [
@@ -106,7 +112,9 @@ LOG_FIELDS: tuple[str, ...] = ("epoch", "step", "loss", "val_psnr", "lr", "secon
 # Settings that must not change when a run is resumed (the number of epochs may grow).
 _FIXED_ON_RESUME = ("scale", "config", "padding", "batch_size", "lr", "lr_last_factor",
                     "patch_size", "stride", "augment", "val_fraction", "seed", "max_images",
-                    "data_files")
+                    "data_files", "data_sha256")
+#: Exit code of ``python -m srlib.train`` when the best weights score below bicubic.
+EXIT_BELOW_BICUBIC = 3
 
 
 # --------------------------------------------------------------------------------- data
@@ -126,6 +134,11 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     if data_dir is None:
         return t91_dir()
     path = Path(data_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(
+            f"training data folder {path} ({source}) is a file, not a folder: pass the folder "
+            "that holds the HR images"
+        )
     if not path.is_dir():
         raise FileNotFoundError(
             f"training data folder {path} ({source}) does not exist: pass a folder of HR "
@@ -165,10 +178,12 @@ def split_images(files: list[Path], val_fraction: float = 0.1) -> tuple[list, li
 
 
 def load_hr(path: str | Path) -> torch.Tensor:
-    """Read an image file as an RGB ``(1, 3, H, W)`` uint8 tensor (gray is replicated)."""
-    with Image.open(path) as im:
-        array = np.asarray(im.convert("RGB"))
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)[None]
+    """Read an image file as an RGB ``(1, 3, H, W)`` uint8 tensor (:func:`srlib.io.read_image`).
+
+    Gray is replicated, alpha dropped, 16-bit files rounded to 8 bits; a file that cannot be
+    read raises :class:`srlib.io.ImageReadError` naming it.
+    """
+    return read_image(path, mode="RGB")[None]
 
 
 def degrade(hr: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -220,7 +235,11 @@ def extract_patches(
             f"{tuple(target.shape)}"
         )
     if not 0 <= shrink < patch_size:
-        raise ValueError(f"shrink must be in [0, {patch_size}), got {shrink}")
+        raise ValueError(
+            f"patch_size={patch_size} must be larger than shrink={shrink} (the model's output "
+            f"is {shrink} pixels smaller than its input): use patches of more than {shrink} "
+            "pixels (the papers use 33)"
+        )
     c = inp.shape[1]
     if min(inp.shape[-2:]) < patch_size:
         t = patch_size - shrink
@@ -244,7 +263,7 @@ def make_patches(
     """
     inputs, targets = [], []
     for f in files:
-        x, y = extract_patches(*degrade(load_hr(f), scale), patch_size, stride, shrink)
+        x, y = extract_patches(*_degrade_file(f, scale), patch_size, stride, shrink)
         inputs.append(x)
         targets.append(y)
     if not inputs or sum(len(x) for x in inputs) == 0:
@@ -252,11 +271,53 @@ def make_patches(
     return torch.cat(inputs), torch.cat(targets)
 
 
+def _degrade_file(path: Path, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`degrade` of an image file; an image too small for ``scale`` names the file."""
+    hr = load_hr(path)
+    if min(hr.shape[-2:]) < scale:
+        raise ValueError(f"{path} is {hr.shape[-1]}x{hr.shape[-2]} pixels, smaller than the "
+                         f"scale {scale}: remove it from the training folder")
+    return degrade(hr, scale)
+
+
+def _validation_pairs(files: list[Path], scale: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(input, target)`` Y pairs of the validation images, each large enough to score.
+
+    PSNR shaves ``scale`` pixels off every side, so an image needs more than
+    ``2 * scale`` pixels in each dimension (after modcrop).
+    """
+    pairs = []
+    for f in files:
+        x, y = _degrade_file(f, scale)
+        if min(y.shape[-2:]) <= 2 * scale:
+            raise ValueError(
+                f"validation image {f} is {y.shape[-1]}x{y.shape[-2]} pixels after cropping "
+                f"to a multiple of {scale}: too small to score with a {scale}-pixel border "
+                f"shaved off; remove it (images need at least {3 * scale} pixels a side)"
+            )
+        pairs.append((x, y))
+    return pairs
+
+
 # ------------------------------------------------------------------------------- helpers
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else ``cuda``, then ``mps``, then ``cpu``, whichever exists."""
+    """``device`` if given, else ``cuda``, then ``mps``, then ``cpu``, whichever exists.
+
+    Raises ``ValueError`` for a device name torch does not know, or a CUDA/MPS device this
+    machine does not have.
+    """
     if device is not None:
-        return torch.device(device)
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"unknown device {device!r} ({err}): use cpu, cuda or mps") from err
+        mps = getattr(torch.backends, "mps", None)
+        missing = ((dev.type == "cuda" and not torch.cuda.is_available())
+                   or (dev.type == "mps" and not (mps is not None and mps.is_available())))
+        if missing:
+            raise ValueError(f"device {device!r} is not available on this machine: leave the "
+                             "device unset to use the best one there is (cpu here)")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -264,12 +325,216 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+_LOAD_ERRORS = (OSError, EOFError, RuntimeError, pickle.UnpicklingError, KeyError, TypeError,
+                ValueError, AttributeError, IndexError, struct.error)
+
+
 def _load_state_dict(path: str | Path) -> dict:
     """A ``state_dict`` from a weights file or a training checkpoint (``weights_only``)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"init weights {path} do not exist: check the path")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except _LOAD_ERRORS as err:
+        raise ValueError(f"init weights {path} cannot be read ({type(err).__name__}: {err}): "
+                         "pass a weights file made by srlib.train") from err
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
+    if not isinstance(state, dict):
+        raise ValueError(f"init weights {path} hold a {type(state).__name__}, not a state_dict")
     return state
+
+
+def _init_model(model: torch.nn.Module, path: str | Path) -> None:
+    """Load the ``init`` weights into ``model``, or say why they do not fit."""
+    try:
+        model.load_state_dict(_load_state_dict(path))
+    except RuntimeError as err:
+        raise ValueError(f"init weights {path} do not fit SRCNN {model.config} "
+                         f"({' '.join(str(err).split())[:300]})") from err
+
+
+_CKPT_FIELDS = ("model", "optimizer", "epoch", "step", "best_val_psnr", "best_epoch",
+                "settings", "rng")
+
+
+def _load_checkpoint(path: Path) -> dict:
+    """``last.pt``, or ``ValueError`` saying it is damaged (truncated, empty, not a checkpoint)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        missing = [k for k in _CKPT_FIELDS if k not in ckpt]
+        if missing:
+            raise KeyError(f"no {', '.join(missing)}")
+        for k in ("shuffle", "augment", "torch"):
+            ckpt["rng"][k]  # noqa: B018 (present?)
+    except _LOAD_ERRORS as err:
+        raise ValueError(
+            f"checkpoint {path} is damaged ({type(err).__name__}: {err}): delete it to start "
+            "afresh or restore it"
+        ) from err
+    return ckpt
+
+
+def _restore(ckpt: dict, path: Path, model, optimizer, shuffle_gen, aug_gen, cuda: bool) -> None:
+    """Load the model, optimizer and RNG states of a checkpoint, or say it is damaged."""
+    try:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        shuffle_gen.set_state(ckpt["rng"]["shuffle"])
+        aug_gen.set_state(ckpt["rng"]["augment"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        if cuda and ckpt["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(ckpt["rng"]["cuda"])
+    except _LOAD_ERRORS as err:
+        raise ValueError(
+            f"checkpoint {path} is damaged ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:300]}): delete it to start afresh or restore it"
+        ) from err
+
+
+def _check_resume(ckpt: dict, settings: dict, path: Path) -> None:
+    """Refuse a checkpoint made with other settings or other data (SHA-256 of every file).
+
+    A checkpoint saved before the hashes were recorded (no ``data_sha256`` in its settings)
+    has file names only: it is resumed with a warning that the content was not compared.
+    """
+    old = ckpt["settings"]
+    keys = [k for k in _FIXED_ON_RESUME if k != "data_sha256" or "data_sha256" in old]
+    changed = [k for k in keys if old.get(k) != settings[k]]
+    if "data_sha256" in changed:
+        changed.remove("data_sha256")
+        diff = [n for n, a, b in zip(settings["data_files"], old["data_sha256"],
+                                     settings["data_sha256"], strict=False) if a != b]
+        raise ValueError(
+            f"cannot resume {path}: the training images changed since it was saved (other "
+            f"content: {', '.join(diff[:5]) or 'the file list'}); train into a new out_dir"
+        )
+    if changed:
+        diff = ", ".join(f"{k}: {old.get(k)!r} -> {settings[k]!r}" for k in changed)
+        raise ValueError(f"cannot resume {path} with other settings ({diff})")
+    if "data_sha256" not in old:
+        warnings.warn(f"{path} was saved by an older srlib without the data files' SHA-256: "
+                      "only their names were compared", stacklevel=3)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _run_files(out: Path) -> list[str]:
+    """Files of a training run in ``out``: ``log.csv``, weights (``.pt``, ``.json``), epochs.
+
+    A ``log.csv`` without rows (a run killed in its first epoch) does not count.
+    """
+    if not out.is_dir():
+        return []
+    found = [p.name for p in sorted(out.iterdir())
+             if (p.name == "log.csv" and _log_has_rows(p)) or p.suffix in (".pt", ".json")]
+    if (out / "epochs").is_dir() and any((out / "epochs").iterdir()):
+        found.append("epochs/")
+    return found
+
+
+def _check_out_dir(out: Path, config: str, scale: int, resume: bool, overwrite: bool) -> None:
+    """Refuse to write over another run's files, or into srlib's own weights folder.
+
+    * ``out`` inside the package's ``srlib/weights`` (also through a symlink or a relative
+      path): always refused; train elsewhere and copy the files you want to ship.
+    * ``out/last.pt`` exists: continued with ``resume``; replaced with ``overwrite``;
+      otherwise refused.
+    * other run files (``log.csv``, ``*.pt``, ``*.json``, ``epochs/``) but no ``last.pt``:
+      refused (also with ``resume``: there is nothing to continue) unless ``overwrite``.
+    * an empty or missing folder: a new run (``resume`` then simply starts).
+
+    With ``overwrite`` the files this run writes (``last.pt``, ``log.csv``, its weights and
+    ``.json``, ``epochs/epoch_*.pt``) are deleted first, so none of the old run is mixed in;
+    other files are left alone.
+    """
+    target, weights = out.resolve(), WEIGHTS_DIR.resolve()
+    if target == weights or weights in target.parents:
+        raise ValueError(
+            f"out_dir {out} is srlib's folder of shipped weights ({weights}): srlib.train never "
+            "writes there. Train into another folder (e.g. runs/x3) and copy the .pt and "
+            ".json you want to keep"
+        )
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"out_dir {out} is a file, not a folder: choose another out_dir")
+    has_ckpt, others = (out / "last.pt").is_file(), _run_files(out)
+    if overwrite:
+        if not (resume and has_ckpt):
+            for name in ("last.pt", "log.csv", f"srcnn_{config}_x{scale}.pt",
+                         f"srcnn_{config}_x{scale}.json"):
+                (out / name).unlink(missing_ok=True)
+            for old in (out / "epochs").glob("epoch_*.pt"):
+                old.unlink()
+        return
+    if has_ckpt and not resume:
+        raise FileExistsError(
+            f"{out / 'last.pt'} exists: pass resume=True (--resume) to continue that run, "
+            "overwrite=True (--overwrite) to start afresh over it, or choose another out_dir"
+        )
+    if others and not has_ckpt:
+        raise FileExistsError(
+            f"{out} holds files of another run ({', '.join(others[:4])}) but no last.pt "
+            f"{'to resume from' if resume else ''}: choose another out_dir, or pass "
+            "overwrite=True (--overwrite) to replace them"
+        )
+
+
+def _check_positive(**values) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_settings(scale, config, padding, epochs, batch_size, patch_size, stride, lr,
+                    lr_last_factor, max_images, threads, save_every, check_every,
+                    seed) -> None:
+    """Raise ``ValueError`` naming the first setting of :func:`train` that makes no sense."""
+    if config not in CONFIGS:
+        raise ValueError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    if isinstance(scale, bool) or scale not in SCALES or not isinstance(scale, int):
+        raise ValueError(
+            f"scale must be one of {', '.join(map(str, SCALES))} (an int), got {scale!r}: "
+            "srlib's benchmarks (Set5, Set14, BSD100) and shipped weights exist only for "
+            "those, so a model of another scale could be neither evaluated nor compared"
+        )
+    _check_positive(epochs=epochs, batch_size=batch_size, patch_size=patch_size,
+                    stride=stride)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63 - 1:
+        raise ValueError(f"seed must be an integer from 0 to 2**63 - 2, got {seed!r}")
+    for name, value in (("max_images", max_images), ("threads", threads),
+                        ("check_every", check_every)):
+        if value is not None:
+            _check_positive(**{name: value})
+    if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
+        raise ValueError(f"save_every must be an integer >= 0, got {save_every!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)) or not (
+            isinstance(lr_last_factor, (int, float)) and lr_last_factor > 0
+            and math.isfinite(lr_last_factor)):
+        raise ValueError(f"lr and lr_last_factor must be positive, got {lr}, {lr_last_factor}")
+    shrink = build(config, padding=padding).shrink
+    if patch_size <= shrink:
+        raise ValueError(
+            f"patch_size={patch_size} is too small for SRCNN {config} with padding="
+            f"{padding!r}: its output is {shrink} pixels smaller than its input, so a patch "
+            f"must be larger than {shrink} pixels (the papers use 33)"
+        )
+
+
+def _warn_if_below_bicubic(best: float, bicubic: float) -> bool:
+    """Warn loudly (and return True) if the best validation PSNR is below bicubic's."""
+    if not best < bicubic:  # also False for NaN (no validation images)
+        return False
+    warnings.warn(
+        f"the best validation PSNR, {best:.2f} dB, is below bicubic's {bicubic:.2f} dB on the "
+        "same images: the saved weights are worse than no network. The training failed "
+        "(learning rate too high or too low, too few epochs?); do not use these weights",
+        RuntimeWarning, stacklevel=3,
+    )
+    return True
 
 
 def _replace_atomic(path: Path, write) -> None:
@@ -312,10 +577,22 @@ def _validate(model, val, scale: int, amp_ctx) -> float:
 
 
 def _read_log(path: Path, last_epoch: int) -> list[dict]:
+    """The rows of ``log.csv`` up to ``last_epoch``, or ``ValueError`` if it is damaged."""
     if not path.is_file():
         return []
-    with path.open(newline="") as fh:
-        return [row for row in csv.DictReader(fh) if int(row["epoch"]) <= last_epoch]
+    try:
+        with path.open(newline="") as fh:
+            return [row for row in csv.DictReader(fh) if int(row["epoch"]) <= last_epoch]
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"log {path} is damaged ({type(err).__name__}: {err}): delete it "
+                         "(the resumed run then logs the new epochs only) or restore it") from err
+
+
+def _log_has_rows(path: Path) -> bool:
+    try:
+        return bool(_read_log(path, 2**62))
+    except ValueError:  # not a log of srlib.train: somebody's file all the same
+        return True
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
@@ -347,6 +624,7 @@ def train(
     max_images: int | None = None,
     seed: int = 0,
     resume: bool = False,
+    overwrite: bool = False,
     init: str | Path | None = None,
     device: str | torch.device | None = None,
     amp: bool | None = None,
@@ -360,12 +638,15 @@ def train(
     """Train SRCNN for ``scale`` on the HR images of ``data_dir``; see the module docstring.
 
     Args:
-        scale: upscaling factor (2, 3, 4).
+        scale: upscaling factor: 2, 3 or 4 (the scales of the benchmarks and the shipped
+            weights; others are refused).
         config: ``"9-1-5"`` or ``"9-5-5"`` (:data:`srlib.models.CONFIGS`).
         epochs: total number of epochs (passes over all training sub-images, the last
             incomplete batch dropped); with ``resume`` the run continues up to it.
         out_dir: folder for ``log.csv``, ``last.pt`` and the weights; created.  It must not
-            hold a checkpoint already unless ``resume`` is set.
+            hold another run's files unless ``resume`` (with a ``last.pt``) or
+            ``overwrite`` is set, and never be srlib's own weights folder (see
+            :func:`_check_out_dir`).
         data_dir: folder of HR images; default ``$SRLIB_DATA_DIR``, else T91 as shipped
             with srlib (:func:`resolve_data_dir`).
         batch_size: sub-images per step.
@@ -378,7 +659,10 @@ def train(
         val_fraction: part of the images held out for validation (every 10th by name).
         max_images: use only the first ``max_images`` images by name (quick runs, tests).
         seed: seed of the initialisation, the shuffling and the augmentation.
-        resume: continue from ``out_dir/last.pt`` if it exists (same settings required).
+        resume: continue from ``out_dir/last.pt`` if it exists (same settings and the same
+            image files, compared by SHA-256, required); in an empty or missing folder, start.
+        overwrite: start afresh even if ``out_dir`` holds another run (its files are
+            replaced).
         init: a weights file or checkpoint to start from (e.g. x3 weights for x2/x4);
             ignored when a checkpoint is resumed.
         device: default: ``cuda``, else ``mps``, else ``cpu`` (:func:`pick_device`).
@@ -399,24 +683,19 @@ def train(
         A dict: ``epochs`` (finished), ``steps``, ``loss`` (mean loss of the last epoch),
         ``val_psnr`` (last epoch), ``best_val_psnr``, ``best_epoch``, ``val_bicubic_psnr``
         (bicubic on the same images, for reference), ``train_patches``, ``val_images``,
-        ``seconds`` (training time of this call), ``device`` and the paths ``checkpoint``,
-        ``weights``, ``log``.
+        ``seconds`` (training time of this call), ``device``, ``below_bicubic`` (True if
+        the best weights score below bicubic: a ``RuntimeWarning`` is also issued) and the
+        paths ``checkpoint``, ``weights``, ``log``.
 
     Raises:
         FloatingPointError: the loss became NaN or infinite (the message gives the step).
-        FileExistsError: ``out_dir`` holds a checkpoint and ``resume`` is not set.
-        ValueError: bad settings, or a resumed checkpoint made with other settings.
+        FileExistsError: ``out_dir`` holds another run and neither ``resume`` nor
+            ``overwrite`` allows to continue or replace it.
+        ValueError: bad settings, ``out_dir`` in srlib's weights folder, a damaged
+            checkpoint, or a resumed checkpoint made with other settings or data.
     """
-    if config not in CONFIGS:
-        raise ValueError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
-    for name, value in (("scale", scale), ("epochs", epochs), ("batch_size", batch_size),
-                        ("patch_size", patch_size), ("stride", stride)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not (lr > 0 and math.isfinite(lr)) or not lr_last_factor > 0:
-        raise ValueError(f"lr and lr_last_factor must be positive, got {lr}, {lr_last_factor}")
+    _check_settings(scale, config, padding, epochs, batch_size, patch_size, stride, lr,
+                    lr_last_factor, max_images, threads, save_every, check_every, seed)
     if threads is not None:
         torch.set_num_threads(threads)
     device = pick_device(device)
@@ -432,14 +711,10 @@ def train(
 
     folder = resolve_data_dir(data_dir)
     out = Path(out_dir)
+    _check_out_dir(out, config, scale, resume, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out / "last.pt", out / "log.csv"
     weights_path = out / f"srcnn_{config}_x{scale}.pt"
-    if ckpt_path.exists() and not resume:
-        raise FileExistsError(
-            f"{ckpt_path} exists: pass resume=True (--resume) to continue that run, or "
-            "choose another out_dir"
-        )
 
     # ---- data
     files = list_images(folder)[:max_images]
@@ -455,10 +730,8 @@ def train(
         )
     inputs = inputs.to(device).contiguous(memory_format=memory_format)
     targets = targets.to(device).contiguous(memory_format=memory_format)
-    val = []
-    for f in val_files:
-        x, y = degrade(load_hr(f), scale)
-        val.append((x.to(device).contiguous(memory_format=memory_format), y.to(device)))
+    val = [(x.to(device).contiguous(memory_format=memory_format), y.to(device))
+           for x, y in _validation_pairs(val_files, scale)]
     val_bicubic = (float(np.mean([
         psnr(x.clamp(0, 1).double(), y.double(), crop_border=scale).item() for x, y in val
     ])) if val else float("nan"))
@@ -468,6 +741,7 @@ def train(
         lr_last_factor=lr_last_factor, patch_size=patch_size, stride=stride,
         augment=augment, val_fraction=val_fraction, seed=seed, max_images=max_images,
         data_dir=str(folder), data_files=[f.name for f in files],
+        data_sha256=[_sha256(f) for f in files],
         val_files=[f.name for f in val_files], epochs=epochs,
         init=Path(init).name if init is not None else None,
     )
@@ -484,24 +758,14 @@ def train(
     aug_gen = torch.Generator().manual_seed(seed + 1)
     start_epoch, best_psnr, best_epoch = 0, -math.inf, 0
     if resume and ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        changed = [k for k in _FIXED_ON_RESUME if ckpt["settings"].get(k) != settings[k]]
-        if changed:
-            diff = ", ".join(f"{k}: {ckpt['settings'].get(k)!r} -> {settings[k]!r}"
-                             for k in changed)
-            raise ValueError(f"cannot resume {ckpt_path} with other settings ({diff})")
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        ckpt = _load_checkpoint(ckpt_path)
+        _check_resume(ckpt, settings, ckpt_path)
+        _restore(ckpt, ckpt_path, model, optimizer, shuffle_gen, aug_gen, cuda)
         settings["init"] = ckpt["settings"].get("init")   # how the run began
         start_epoch = ckpt["epoch"]
         best_psnr, best_epoch = ckpt["best_val_psnr"], ckpt["best_epoch"]
-        shuffle_gen.set_state(ckpt["rng"]["shuffle"])
-        aug_gen.set_state(ckpt["rng"]["augment"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        if cuda and ckpt["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(ckpt["rng"]["cuda"])
     elif init is not None:
-        model.load_state_dict(_load_state_dict(init))
+        _init_model(model, init)
     log_rows = _read_log(log_path, start_epoch) if start_epoch else []
     _write_log(log_path, log_rows)
 
@@ -583,68 +847,106 @@ def train(
             _write_log(log_path, log_rows)
     finally:
         bar.close()
+    below = _warn_if_below_bicubic(best_psnr, val_bicubic)
     return dict(
         epochs=max(epochs, start_epoch), steps=step, loss=epoch_loss, val_psnr=val_psnr,
         best_val_psnr=best_psnr, best_epoch=best_epoch, val_bicubic_psnr=val_bicubic,
         train_patches=n, val_images=len(val), seconds=time.perf_counter() - t_start,
         device=str(device), checkpoint=str(ckpt_path), weights=str(weights_path),
-        log=str(log_path),
+        log=str(log_path), below_bicubic=below,
     )
 
 
 # ----------------------------------------------------------------------------------- CLI
-def main(argv: list[str] | None = None) -> dict:
-    """``python -m srlib.train --scale 3 --config 9-5-5 --epochs N --out DIR [--resume]``."""
-    p = argparse.ArgumentParser(
-        prog="python -m srlib.train", description="Train SRCNN on a folder of HR images.",
-    )
-    p.add_argument("--scale", type=int, required=True, help="upscaling factor (2, 3, 4)")
-    p.add_argument("--config", default="9-5-5", choices=list(CONFIGS))
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--out", required=True, help="output folder (log, checkpoint, weights)")
-    p.add_argument("--data", default=None, help="folder of HR training images (default: $SRLIB_DATA_DIR if set, else "
-                        "T91, which ships with srlib)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--lr-last-factor", type=float, default=0.1,
+def _parser():
+    p = cli.parser("python -m srlib.train", "Train SRCNN on a folder of HR images.")
+    p.epilog = (f"Exit codes: 0 done; 2 a user error (one line on stderr); "
+                f"{EXIT_BELOW_BICUBIC} the training finished but its best weights score "
+                "below bicubic on the validation images (a warning says so).")
+    pos, nonneg = cli.positive_int, cli.nonnegative_int
+    p.add_argument("--scale", type=int, required=True, default=argparse.SUPPRESS,
+                   help="upscaling factor: 2, 3 or 4 (the scales of the benchmarks)")
+    p.add_argument("--config", default="9-5-5", choices=list(CONFIGS),
+                   help="SRCNN configuration f1-f2-f3")
+    p.add_argument("--epochs", type=pos, default=100, help="total number of epochs")
+    p.add_argument("--out", required=True, default=argparse.SUPPRESS,
+                   help="output folder (log, checkpoint, weights); not srlib/weights")
+    p.add_argument("--data", default=None, help="folder of HR training images (None: "
+                   "$SRLIB_DATA_DIR if set, else T91, which ships with srlib)")
+    p.add_argument("--batch-size", type=pos, default=128, help="sub-images per step")
+    p.add_argument("--lr", type=cli.positive_float, default=1e-4,
+                   help="Adam learning rate of the first two layers")
+    p.add_argument("--lr-last-factor", type=cli.positive_float, default=0.1,
                    help="last layer's lr / lr (0.1: the papers' 1e-4 and 1e-5)")
-    p.add_argument("--padding", default="valid", choices=list(PADDINGS))
-    p.add_argument("--patch-size", type=int, default=33)
-    p.add_argument("--stride", type=int, default=14)
+    p.add_argument("--padding", default="valid", choices=list(PADDINGS),
+                   help="'valid' (the papers': no padding, faster) or 'same' (zero padding)")
+    p.add_argument("--patch-size", type=pos, default=33,
+                   help="training sub-image size in pixels (must exceed the model's shrink)")
+    p.add_argument("--stride", type=pos, default=14, help="step between sub-images, pixels")
     p.add_argument("--augment", action="store_true", help="random flips/rotations")
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--max-images", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="part of the images held out for validation, in [0, 1)")
+    p.add_argument("--max-images", type=pos, default=None,
+                   help="use only the first N images by name (None: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of init, shuffling, augmentation")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/last.pt (same settings and data); start if OUT "
+                        "is empty")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh even if OUT holds another run (its files are replaced)")
     p.add_argument("--init", default=None, help="weights to start from (e.g. x3 for x2)")
-    p.add_argument("--device", default=None, help="default: cuda, then mps, then cpu")
+    p.add_argument("--device", default=None,
+                   help="torch device (None: cuda, then mps, then cpu)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="bf16 autocast (default: on for CUDA only)")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+                   help="bf16 autocast (None: on for CUDA only)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="channels-last memory format (None: on for CUDA and CPU)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="torch.compile (default: on for CUDA only)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads (default: PyTorch's, one per core; use fewer on a "
+                   help="torch.compile (None: on for CUDA only)")
+    p.add_argument("--threads", type=pos, default=None,
+                   help="CPU threads (None: PyTorch's, one per core; use fewer on a "
                         "shared machine)")
-    p.add_argument("--save-every", type=int, default=0,
-                   help="also keep the weights of every N-th epoch in OUT/epochs/")
-    p.add_argument("--no-progress", action="store_true")
-    a = p.parse_args(argv)
-    result = train(
-        a.scale, a.config, a.epochs, a.out, a.data, batch_size=a.batch_size, lr=a.lr,
-        lr_last_factor=a.lr_last_factor, padding=a.padding, patch_size=a.patch_size,
-        stride=a.stride, augment=a.augment, val_fraction=a.val_fraction,
-        max_images=a.max_images, seed=a.seed, resume=a.resume, init=a.init, device=a.device,
-        amp=a.amp, channels_last=a.channels_last, compile=a.compile, threads=a.threads,
-        save_every=a.save_every, progress=not a.no_progress,
-    )
+    p.add_argument("--save-every", type=nonneg, default=0,
+                   help="also keep the weights of every N-th epoch in OUT/epochs/ (0: no)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """``python -m srlib.train --scale 3 --config 9-5-5 --epochs N --out DIR [--resume]``.
+
+    Returns :func:`train`'s result; errors are raised (``python -m`` prints them on one
+    line, see :mod:`srlib.cli`).  Weights below bicubic get one ``warning:`` line on stderr
+    (instead of Python's warning text).
+    """
+    a = _parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "the best validation PSNR", RuntimeWarning)
+        result = train(
+            a.scale, a.config, a.epochs, a.out, a.data, batch_size=a.batch_size, lr=a.lr,
+            lr_last_factor=a.lr_last_factor, padding=a.padding, patch_size=a.patch_size,
+            stride=a.stride, augment=a.augment, val_fraction=a.val_fraction,
+            max_images=a.max_images, seed=a.seed, resume=a.resume, overwrite=a.overwrite,
+            init=a.init, device=a.device, amp=a.amp, channels_last=a.channels_last,
+            compile=a.compile, threads=a.threads, save_every=a.save_every,
+            progress=not a.no_progress,
+        )
     print(f"best validation PSNR {result['best_val_psnr']:.2f} dB at epoch "
           f"{result['best_epoch']} (bicubic {result['val_bicubic_psnr']:.2f} dB)")
     print(f"checkpoint: {result['checkpoint']}")
     print(f"log:        {result['log']}")
     print(f"weights:    {result['weights']} (+ .json)")
+    if result["below_bicubic"]:
+        print(f"warning: the best weights score {result['best_val_psnr']:.2f} dB, below "
+              f"bicubic's {result['val_bicubic_psnr']:.2f} dB on the validation images: the "
+              f"training failed; do not use them (exit code {EXIT_BELOW_BICUBIC})",
+              file=sys.stderr)
     return result
 
 
+def _command(argv: list[str]) -> int:
+    return EXIT_BELOW_BICUBIC if main(argv)["below_bicubic"] else 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(_command))

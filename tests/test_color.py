@@ -175,3 +175,26 @@ def test_bad_inputs(fn):
         fn(torch.rand(3, 4))
     with pytest.raises(ValueError, match=r"channels in dim -3.*\(2, 4, 5, 5\) \(4 channels\)"):
         fn(torch.rand(2, 4, 5, 5))
+
+
+@pytest.mark.parametrize("fn", [rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb])
+def test_0_255_floats_are_refused_not_converted(fn):
+    white = torch.full((1, 3, 2, 2), 255.0)
+    with pytest.raises(ValueError, match="0..255 data: divide it by 255"):
+        fn(white)
+    with pytest.raises(ValueError, match=r"\[-40, 1\]"):
+        fn(torch.tensor([-40.0, 0.5, 1.0]).view(1, 3, 1, 1))
+    with pytest.raises(ValueError, match="NaN"):
+        fn(torch.full((1, 3, 1, 1), float("nan")))
+
+
+def test_bicubic_overshoot_is_accepted():
+    from srlib.resize import imresize
+
+    x = torch.zeros(1, 3, 8, 8)
+    x[..., 4:] = 1.0                        # a hard edge: bicubic over- and undershoots
+    up = imresize(imresize(x, 4), 0.5)
+    assert up.max() > 1 or up.min() < 0
+    rgb_to_y(up)
+    rgb_to_y(torch.full((1, 1, 2, 2), 1.9)) # within the documented [-1, 2]
+    rgb_to_y(torch.empty(0, 3, 2, 2))

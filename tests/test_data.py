@@ -286,5 +286,127 @@ def test_cli_offline_error(tmp_path):
            "SRLIB_CACHE": str(tmp_path / "srlib")}
     out = subprocess.run([sys.executable, "-m", "srlib.data", "Set14", "--scale", "2"],
                          capture_output=True, text=True, env=env)
-    assert out.returncode == 1
+    assert out.returncode == 2                      # a user's problem: one line, exit 2
     assert "data/Set14_HR.tar.gz" in out.stderr and "eugenesiow/Set14" in out.stderr
+    assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
+
+
+# --- issue 11: the cache never serves a wrong image; errors name what to fix --------------
+def test_float_scale_is_refused_clearly():
+    for scale in (4.0, 2.5, "4"):
+        with pytest.raises(ValueError, match=r"unsupported scale .*choose one of 2, 3, 4 \(.*int"):
+            load_benchmark("Set5", scale)
+
+
+def _png_file(name: str, size, color) -> tuple[tarfile.TarInfo, bytes]:
+    return _file(name, _png_bytes(size, color))
+
+
+def _toy_set5(tmp_path, color=(10, 20, 30), hr_size=(9, 9), name="v1"):
+    """A fake Set5 at x2: one 9x9 HR image (cropped to 8x8) and its 4x4 LR image."""
+    hr = _tar_gz(tmp_path / f"hr-{name}.tar.gz", [_png_file("Set5_HR/a.png", hr_size, color)])
+    lr = _tar_gz(tmp_path / f"lr-{name}.tar.gz", [_png_file("Set5_LR_x2/a.png", (4, 4), color)])
+    return {"Set5_HR.tar.gz": hr.read_bytes(), "Set5_LR_x2.tar.gz": lr.read_bytes()}
+
+
+def _hr_pixel(ds) -> tuple:
+    return ds[0]["hr"].getpixel((0, 0))
+
+
+def test_undecodable_image_in_archive_is_named_and_nothing_published(tmp_path):
+    good = _png_bytes((8, 8))
+    archive = _tar_gz(tmp_path / "a.tar.gz", [_file("Toy_HR/a.png", good),
+                                              _file("Toy_HR/b.png", good[: len(good) // 2]),
+                                              _file("Toy_HR/c.png", b"not an image at all")])
+    cache = tmp_path / "cache"
+    with pytest.raises(CorruptArchiveError, match=r"a\.tar\.gz holds Toy_HR/b\.png, which is "
+                       r"not a readable image"):
+        extract_archive(archive, cache / "Toy_HR")
+    assert _no_leftovers(cache) == []
+
+
+def test_replaced_archive_is_extracted_afresh(tmp_path, use_hub):
+    use_hub(_toy_set5(tmp_path, (10, 20, 30)))
+    assert _hr_pixel(load_benchmark("Set5", 2)) == (10, 20, 30)
+    # the same hub revision, another archive (a corrupt download fetched again, say)
+    snap = next((tmp_path / "hub").rglob("snapshots/*/data"))
+    for filename, blob in _toy_set5(tmp_path, (200, 100, 50), name="v2").items():
+        (snap / filename).write_bytes(blob)
+    assert _hr_pixel(load_benchmark("Set5", 2)) == (200, 100, 50)
+
+
+def test_force_download_rebuilds_the_crops_too(tmp_path, use_hub, monkeypatch):
+    use_hub(_toy_set5(tmp_path))
+    ds = load_benchmark("Set5", 2)
+    (cropped,) = (tmp_path / "srlib").rglob("Set5_HR_modcrop_x2/a.png")
+    assert cropped.parent.name == "Set5_HR_modcrop_x2" and _hr_pixel(ds) == (10, 20, 30)
+    Image.new("RGB", (8, 8), (0, 255, 0)).save(cropped)           # a bad crop in the cache
+    assert _hr_pixel(load_benchmark("Set5", 2)) == (0, 255, 0)      # served as it is ...
+    with pytest.warns(UserWarning, match="HF_HUB_OFFLINE.*extracted again"):  # offline
+        assert _hr_pixel(load_benchmark("Set5", 2, force_download=True)) == (10, 20, 30)
+
+
+def test_stale_partial_folders_are_cleaned(tmp_path):
+    cache = tmp_path / "cache"
+    stale, fresh = cache / ".Toy_HR-old.partial", cache / ".Toy_HR-busy.partial"
+    for folder in (stale, fresh):
+        (folder / "Toy_HR").mkdir(parents=True)
+    hour_ago = __import__("time").time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    archive = _tar_gz(tmp_path / "ok.tar.gz", [_file("Toy_HR/a.png", _png_bytes())])
+    extract_archive(archive, cache / "Toy_HR")
+    assert not stale.exists()
+    assert fresh.is_dir()            # may belong to a process that is extracting right now
+
+
+@pytest.mark.parametrize("where", ["file", "unwritable"])
+def test_bad_srlib_cache_is_named(tmp_path, use_hub, monkeypatch, where):
+    use_hub(_toy_set5(tmp_path))
+    if where == "file":
+        bad = tmp_path / "a-file"
+        bad.write_text("x")
+    else:
+        bad = Path("/proc/self/srlib-cache")
+    monkeypatch.setenv("SRLIB_CACHE", str(bad))
+    with pytest.raises(data.CacheDirError, match=r"srlib's cache folder .*SRLIB_CACHE.*writable"):
+        load_benchmark("Set5", 2)
+
+
+def test_damaged_cached_image_is_named(tmp_path, use_hub):
+    use_hub(_toy_set5(tmp_path))
+    hr_folder, _ = data.benchmark_folders("Set5", 2)
+    blob = (hr_folder / "a.png").read_bytes()
+    (hr_folder / "a.png").write_bytes(blob[: len(blob) - 30])       # damaged after extraction
+    with pytest.raises(CorruptArchiveError, match=r"cached image .*a\.png is damaged.*"
+                       r"force_download"):
+        load_benchmark("Set5", 2)
+
+
+def test_to_tensor_reads_every_mode_right():
+    gray16 = Image.fromarray(np.array([[0, 65535, 32896]], dtype=np.uint16))
+    assert gray16.mode == "I;16"
+    torch.testing.assert_close(data.to_tensor(gray16),
+                               torch.tensor([[[0.0, 1.0, 32896 / 65535]]]))
+    assert data.to_tensor(gray16, torch.uint8).tolist() == [[[0, 255, 128]]]
+    pal = Image.new("RGB", (2, 1), (200, 10, 30)).quantize(colors=2)
+    assert data.to_tensor(pal, torch.uint8)[:, 0, 0].tolist() == [200, 10, 30]  # not indices
+    bw = Image.new("1", (2, 1), 1)
+    assert data.to_tensor(bw).flatten().tolist() == [1.0, 1.0]                 # not 1/255
+
+
+def test_to_pil_refuses_0_255_floats():
+    with pytest.raises(ValueError, match="0..255 data"):
+        data.to_pil(torch.full((3, 2, 2), 200.0))
+    slight = torch.full((3, 2, 2), 1.05)                         # bicubic overshoot: clamped
+    assert np.asarray(data.to_pil(slight)).max() == 255
+
+
+def test_concurrent_fills_agree_and_leave_no_partials(tmp_path, use_hub):
+    """Threads filling one empty cache at once (the publish race) all get the same data."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    use_hub(_toy_set5(tmp_path, (40, 50, 60)))
+    with ThreadPoolExecutor(4) as pool:
+        pixels = list(pool.map(lambda _: _hr_pixel(load_benchmark("Set5", 2)), range(4)))
+    assert pixels == [(40, 50, 60)] * 4
+    assert not list((tmp_path / "srlib").rglob("*.partial"))

@@ -153,6 +153,19 @@ def test_cli_rejects_unknown_method():
     assert result.returncode != 0 and "invalid choice" in result.stderr
 
 
+def test_float_scale_is_refused():
+    with pytest.raises(ValueError, match="choose one of 2, 3, 4"):
+        evaluate("bicubic", "Set5", 4.0)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_methods_refuse_0_255_input_instead_of_clamping_to_white(method):
+    lr = torch.full((1, 3, 8, 8), 128.0)
+    with pytest.raises(ValueError, match="0..255 data: divide it by 255"):
+        METHODS[method](lr, 2)
+    assert METHODS[method](lr / 255, 2).shape == (1, 3, 16, 16)
+
+
 # ------------------------------------------------------- protocol "matlab", independently
 def _matlab_y(rgb8: np.ndarray) -> np.ndarray:
     """MATLAB's rgb2ycbcr(uint8 image)(:, :, 1): BT.601 studio-swing luma, rounded uint8."""

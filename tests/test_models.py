@@ -186,3 +186,81 @@ def test_shipped_weights_meet_the_paper_floor_on_set5(scale):
     assert table["psnr"].mean() >= SRCNN_FLOOR[scale]
     assert (table["psnr"] > bicubic["psnr"]).all()
     assert (table["ssim"] > bicubic["ssim"]).all()
+
+
+# --- issue 11 -----------------------------------------------------------------------------
+def test_upscale_refuses_0_255_input():
+    model = build("9-1-5")
+    for lr in (torch.full((1, 3, 8, 8), 200.0), torch.full((1, 1, 8, 8), 200.0)):
+        with pytest.raises(ValueError, match="0..255 data: divide it by 255"):
+            upscale(model, lr, 3)
+    with pytest.raises(ValueError, match="0..255"):
+        bicubic_y(torch.full((1, 1, 8, 8), 80.0), 2)
+
+
+def _shipped_copy(tmp_path, scale=2):
+    import shutil
+
+    from srlib.models import WEIGHTS_DIR
+
+    for suffix in (".pt", ".json"):
+        shutil.copy(WEIGHTS_DIR / f"srcnn_9-5-5_x{scale}{suffix}",
+                    tmp_path / f"w{suffix}")
+    return tmp_path / "w.pt"
+
+
+def test_load_pretrained_checks_the_json_against_what_was_asked(tmp_path):
+    path = _shipped_copy(tmp_path, 2)                       # x2 weights, renamed
+    assert load_pretrained("srcnn", 2, path=path).padding == "valid"
+    with pytest.raises(ValueError, match=r"w\.json.*for scale 2, not 3"):
+        load_pretrained("srcnn", 3, path=path)
+    with pytest.raises(ValueError, match=r"w\.json.*SRCNN '9-5-5', not '9-1-5'"):
+        load_pretrained("srcnn", 2, "9-1-5", path=path)
+    # a file named for another scale, without a JSON
+    named = tmp_path / "srcnn_9-5-5_x2.pt"
+    path.rename(named)
+    with pytest.raises(ValueError, match="file name says 9-5-5 x2, but 9-5-5 x4"):
+        load_pretrained("srcnn", 4, path=named)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("n1", 50_000_000, "n1=50000000 is not valid"),
+    ("n1", 64.0, "n1=64.0 is not valid"),
+    ("f1", 8, "odd int"),
+    ("channels", 2, "1 or 3"),
+    ("padding", "reflect", "padding must be one of"),
+    ("evil", 1, "unknown model fields"),
+])
+def test_load_pretrained_validates_the_json_before_building(tmp_path, field, value, match,
+                                                            monkeypatch):
+    import json
+
+    path = _shipped_copy(tmp_path, 3)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    meta["model"][field] = value
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    built = []
+    monkeypatch.setattr("srlib.models.nn.Conv2d", lambda *a, **k: built.append(a))
+    with pytest.raises(ValueError, match=rf"w\.json.*{match}"):
+        load_pretrained("srcnn", 3, path=path)
+    assert built == []                                      # refused before any allocation
+
+
+def test_load_pretrained_names_a_file_that_is_not_weights(tmp_path):
+    path = tmp_path / "w.pt"
+    for blob in (b"", b"garbage", b"PK\x03\x04broken"):
+        path.write_bytes(blob)
+        with pytest.raises(ValueError, match=r"w\.pt: not SRCNN 9-5-5 weights"):
+            load_pretrained("srcnn", 3, path=path)
+    path.with_suffix(".json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"w\.json: not a readable JSON"):
+        load_pretrained("srcnn", 3, path=path)
+    path.with_suffix(".json").unlink()
+    torch.save(build("9-1-5").state_dict(), path)           # 9-1-5 weights asked as 9-5-5
+    with pytest.raises(ValueError, match="not SRCNN 9-5-5 weights that fit"):
+        load_pretrained("srcnn", 3, path=path)
+
+
+def test_load_pretrained_of_a_scale_without_shipped_weights():
+    with pytest.raises(ValueError, match="scales 2, 3 and 4 only"):
+        load_pretrained("srcnn", 5)

@@ -542,3 +542,43 @@ def test_modcrop():
         modcrop(x, 2.0)
     with pytest.raises(ValueError, match="at least 2 dims"):
         modcrop(torch.zeros(5), 2)
+
+
+# --- issue 11: resource limits, checked before anything is allocated ----------------------
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(scale=1e6), "more than imresize's limit"),
+    (dict(scale=1e300), "output side"),
+    (dict(size=(200000, 200000)), "200000 x 200000 pixels"),
+    (dict(scale=(1.0, 5e7)), "more than"),
+    (dict(scale=(1.0, 2e6)), "16,000,000 output pixels.*tiles"),
+    (dict(scale=1e-8), "kernel taps.*MAX_TAP_ENTRIES"),
+    (dict(scale=1e-8, kernel="lanczos3"), "kernel taps"),
+])
+def test_huge_resizes_fail_fast(kwargs, match):
+    import time
+
+    x = torch.rand(1, 3, 8, 8)
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=match):
+        imresize(x, **kwargs)
+    assert time.perf_counter() - t0 < 0.5
+
+
+def test_limits_leave_normal_sizes_alone():
+    x = torch.rand(1, 1, 40, 30)
+    assert imresize(x, 1 / 4).shape == (1, 1, 10, 8)
+    assert imresize(x, 8).shape == (1, 1, 320, 240)
+    assert imresize(x, 1e-3).shape == (1, 1, 1, 1)            # 4,002 taps: fine
+    assert imresize(x, size=(4096, 3072)).shape == (1, 1, 4096, 3072)
+    with pytest.raises(ValueError, match="kernel taps"):
+        contributions(8, 1, 1e-8)
+
+
+def test_a_long_axis_is_not_one_dense_matrix():
+    # 3000 -> 6000 pixels: one dense block would be 18 M weights; blocks are used instead
+    key = (3000, 6000, 2.0, "cubic", True)
+    sizes = [b for b, *_ in resize._block_costs(key, "cols")]
+    assert 6000 not in sizes and max(sizes) == 2048
+    x = torch.rand(1, 1, 2, 3000, dtype=torch.float64)
+    ref = imresize(x[..., :1, :], size=(1, 6000))
+    torch.testing.assert_close(imresize(x, size=(2, 6000))[..., :1, :], ref)

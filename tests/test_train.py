@@ -72,6 +72,9 @@ def test_resolve_data_dir(monkeypatch, tmp_path):
     assert resolve_data_dir(t91_dir()) == t91_dir()  # an explicit folder wins
     with pytest.raises(FileNotFoundError, match="does not exist.*ships with srlib"):
         resolve_data_dir(tmp_path / "missing")
+    (tmp_path / "t1.png").write_bytes(b"x")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        resolve_data_dir(tmp_path / "t1.png")
     monkeypatch.setenv("SRLIB_DATA_DIR", str(tmp_path / "gone"))
     with pytest.raises(FileNotFoundError, match="SRLIB_DATA_DIR"):
         resolve_data_dir()
@@ -292,8 +295,258 @@ def test_cli_trains_on_the_shipped_t91_without_data(tmp_path):
          "--max-images", "4", "--out", str(out), "--no-progress"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
     )
-    assert proc.returncode == 0, proc.stderr
+    # one epoch on 3 images does not beat bicubic: the run completes, says so, exits 3
+    assert proc.returncode == 3, proc.stderr
+    assert "below bicubic" in proc.stderr and "Traceback" not in proc.stderr
     assert "best validation PSNR" in proc.stdout
     meta = json.loads((out / "srcnn_9-5-5_x3.json").read_text())
     assert meta["settings"]["data_dir"] == "T91"
     assert meta["settings"]["data_files"] == ["t1.png", "t10.png", "t11.png", "t12.png"]
+
+
+def test_16bit_png_trains_on_its_content_not_white(t91, tmp_path):
+    """Pillow's convert("RGB") clips a 16-bit gray PNG to white: load_hr must not."""
+    import numpy as np
+    from PIL import Image
+
+    gray8 = np.asarray(Image.open(t91 / "t1.png").convert("L")).astype(np.uint16)
+    path = tmp_path / "g16.png"
+    Image.fromarray(gray8 * 257).save(path)             # 16-bit, the same levels
+    assert Image.open(path).mode == "I;16"
+    hr = load_hr(path)
+    assert hr.shape[:2] == (1, 3) and hr.dtype == torch.uint8
+    assert torch.equal(hr[0, 0], torch.from_numpy(gray8.astype(np.uint8)))
+    x, y = degrade(hr, 3)
+    assert y.std() > 0.05                                 # not a flat white image
+
+
+# --- issue 11: no lost files, no silent wrong result, one-line errors -----------------------
+from srlib import cli  # noqa: E402
+from srlib.models import WEIGHTS_DIR  # noqa: E402
+from srlib.train import EXIT_BELOW_BICUBIC, _command, _parser  # noqa: E402
+
+
+def _cli(argv, capsys) -> tuple[int, str]:
+    capsys.readouterr()  # drop what earlier calls printed
+    code = cli.run(_command, argv)
+    return code, capsys.readouterr().err
+
+
+def _another_run(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "log.csv").write_text("epoch,step\n1,10\n")
+    (folder / "srcnn_9-1-5_x3.pt").write_bytes(b"precious weights")
+    (folder / "srcnn_9-1-5_x3.json").write_text("{}")
+
+
+def test_another_runs_files_are_not_overwritten(tiny, tmp_path):
+    out = tmp_path / "other"
+    _another_run(out)
+    for resume in (False, True):
+        with pytest.raises(FileExistsError, match="another run.*no last.pt.*overwrite"):
+            train(3, "9-1-5", epochs=1, out_dir=out, data_dir=tiny, resume=resume, **KW)
+    assert (out / "srcnn_9-1-5_x3.pt").read_bytes() == b"precious weights"
+    assert (out / "log.csv").read_text() == "epoch,step\n1,10\n"
+    r = train(3, "9-1-5", epochs=1, out_dir=out, data_dir=tiny, overwrite=True, lr=1e-3, **KW)
+    assert (out / "srcnn_9-1-5_x3.pt").read_bytes() != b"precious weights"
+    assert [row["epoch"] for row in csv.DictReader(open(r["log"]))] == ["1"]
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(FileExistsError, match="is a file, not a folder"):
+        train(3, "9-1-5", epochs=1, out_dir=tmp_path / "a-file", data_dir=tiny, **KW)
+    # a run killed in its first epoch leaves a log without rows: resume simply starts
+    (tmp_path / "killed").mkdir()
+    (tmp_path / "killed" / "log.csv").write_text("epoch,step,loss,val_psnr,lr,seconds\n")
+    assert train(3, "9-1-5", epochs=1, out_dir=tmp_path / "killed", data_dir=tiny,
+                 resume=True, lr=1e-3, **KW)["epochs"] == 1
+    # resume=True on an empty or missing folder simply starts (chapter 5 relies on it)
+    (tmp_path / "empty").mkdir()
+    for name in ("empty", "missing"):
+        r = train(3, "9-1-5", epochs=1, out_dir=tmp_path / name, data_dir=tiny, resume=True,
+                  lr=1e-3, **KW)
+        assert r["epochs"] == 1
+
+
+@pytest.mark.parametrize("how", ["absolute", "relative", "symlink", "inside"])
+def test_never_writes_into_the_shipped_weights(tiny, tmp_path, monkeypatch, how):
+    import hashlib
+
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in WEIGHTS_DIR.iterdir()}
+    out = {"absolute": WEIGHTS_DIR, "inside": WEIGHTS_DIR / "sub"}.get(how)
+    if how == "relative":
+        monkeypatch.chdir(WEIGHTS_DIR.parent / "T91")
+        out = Path("..") / "weights"
+    elif how == "symlink":
+        out = tmp_path / "link"
+        out.symlink_to(WEIGHTS_DIR)
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match="shipped weights.*Train into another folder"):
+            train(3, "9-5-5", epochs=1, out_dir=out, data_dir=tiny, overwrite=overwrite, **KW)
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in WEIGHTS_DIR.iterdir()}
+    assert after == before
+
+
+def test_resume_compares_the_content_of_the_images(tiny, tmp_path, t91):
+    kw = dict(data_dir=tiny, lr=1e-3, **KW)
+    train(3, "9-1-5", epochs=1, out_dir=tmp_path / "run", **kw)
+    shutil.copy(t91 / "t2.png", tiny / "t11.png")   # same names, other image
+    with pytest.raises(ValueError, match=r"images changed.*t11\.png"):
+        train(3, "9-1-5", epochs=2, out_dir=tmp_path / "run", resume=True, **kw)
+
+
+def test_resume_of_an_old_checkpoint_without_hashes_warns(tiny, tmp_path):
+    kw = dict(data_dir=tiny, lr=1e-3, **KW)
+    r = train(3, "9-1-5", epochs=1, out_dir=tmp_path / "run", **kw)
+    ckpt = torch.load(r["checkpoint"], weights_only=True)
+    del ckpt["settings"]["data_sha256"]
+    torch.save(ckpt, r["checkpoint"])
+    with pytest.warns(UserWarning, match="only their names were compared"):
+        assert train(3, "9-1-5", epochs=2, out_dir=tmp_path / "run", resume=True,
+                     **kw)["epochs"] == 2
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "text", "fields", "state"])
+def test_damaged_checkpoint_is_named(tiny, tmp_path, damage, capsys):
+    kw = dict(data_dir=tiny, lr=1e-3, **KW)
+    r = train(3, "9-1-5", epochs=1, out_dir=tmp_path / "run", **kw)
+    ckpt = Path(r["checkpoint"])
+    blob = ckpt.read_bytes()
+    if damage == "truncated":
+        ckpt.write_bytes(blob[: len(blob) // 2])
+    elif damage == "empty":
+        ckpt.write_bytes(b"")
+    elif damage == "text":
+        ckpt.write_text("hello")
+    elif damage == "fields":
+        torch.save({"model": {}}, ckpt)
+    else:                                   # every field there, the model's tensors wrong
+        state = torch.load(ckpt, weights_only=True)
+        state["model"] = {k: v[..., :1] for k, v in state["model"].items()}
+        torch.save(state, ckpt)
+    with pytest.raises(ValueError, match=r"checkpoint .*last\.pt is damaged.*delete it"):
+        train(3, "9-1-5", epochs=2, out_dir=tmp_path / "run", resume=True, **kw)
+    code, err = _cli(["--scale", "3", "--config", "9-1-5", "--epochs", "2", "--out",
+                      str(tmp_path / "run"), "--data", str(tiny), "--resume",
+                      "--batch-size", "32", "--lr", "1e-3", "--no-progress", "--device",
+                      "cpu"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "is damaged" in err
+
+
+def test_below_bicubic_warns_and_the_cli_exits_3(tiny, tmp_path, capsys):
+    with pytest.warns(RuntimeWarning, match="below bicubic"):
+        r = train(3, "9-1-5", epochs=1, out_dir=tmp_path / "a", data_dir=tiny, lr=1e-12, **KW)
+    assert r["below_bicubic"] and r["best_val_psnr"] < r["val_bicubic_psnr"]
+    code, err = _cli(["--scale", "3", "--config", "9-1-5", "--epochs", "1", "--out",
+                      str(tmp_path / "b"), "--data", str(tiny), "--lr", "1e-12",
+                      "--batch-size", "32", "--no-progress", "--device", "cpu"], capsys)
+    assert code == EXIT_BELOW_BICUBIC == 3
+    assert err.startswith("warning: the best weights score") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--max-images", "-1"], "--max-images.*not a positive integer"),
+    (["--max-images", "0"], "--max-images.*not a positive integer"),
+    (["--epochs", "0"], "--epochs.*not a positive integer"),
+    (["--lr", "-1"], "--lr.*not a positive number"),
+    (["--lr", "nan"], "--lr.*not a positive number"),
+    (["--save-every", "-2"], "--save-every"),
+    (["--scale", "5"], "scale must be one of 2, 3, 4.*shipped weights exist only"),
+    (["--scale", "1"], "scale must be one of 2, 3, 4"),
+    (["--patch-size", "10"], "patch_size=10 is too small.*16 pixels smaller"),
+    (["--val-fraction", "1.5"], "val_fraction"),
+    (["--device", "nonsense"], "unknown device 'nonsense'"),
+    (["--device", "cuda" if not torch.cuda.is_available() else "mps"], "not available"),
+    (["--seed", str(2**70)], "seed must be an integer"),
+])
+def test_cli_user_errors_are_one_line(tiny, tmp_path, capsys, args, match):
+    import re
+
+    base = {"--scale": "3", "--out": str(tmp_path / "run"), "--data": str(tiny),
+            "--epochs": "1", "--no-progress": None}
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    argv = [x for k, v in base.items() for x in ((k,) if v is None else (k, v))]
+    with pytest.raises(SystemExit) if args[0] in ("--max-images", "--epochs", "--lr",
+                                                    "--save-every") else _nothing():
+        code, err = _cli(argv, capsys)
+        assert code == 2
+    err = capsys.readouterr().err if args[0] in ("--max-images", "--epochs", "--lr",
+                                                  "--save-every") else err
+    assert re.search(match, err), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_train_refuses_bad_values_too(tiny, tmp_path):
+    kw = dict(out_dir=tmp_path / "r", data_dir=tiny, **KW)
+    for bad, match in ((dict(max_images=-1), "max_images"), (dict(max_images=0), "max_images"),
+                       (dict(threads=0), "threads"), (dict(save_every=-1), "save_every"),
+                       (dict(lr_last_factor=float("inf")), "lr_last_factor")):
+        with pytest.raises(ValueError, match=match):
+            train(3, "9-1-5", epochs=1, **kw, **bad)
+    for scale in (1, 5, 8, 3.0, True):
+        with pytest.raises(ValueError, match="scale must be one of 2, 3, 4"):
+            train(scale, "9-1-5", epochs=1, **kw)
+
+
+def test_images_that_cannot_be_used_are_named(tiny, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(tiny / "t0.png")  # first by name: validation
+    with pytest.raises(ValueError, match=r"validation image .*t0\.png is 6x6.*too small"):
+        train(3, "9-1-5", epochs=1, out_dir=tmp_path / "a", data_dir=tiny, **KW)
+    (tiny / "t0.png").unlink()
+    blob = (tiny / "t10.png").read_bytes()
+    (tiny / "t10.png").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(ValueError, match=r"t10\.png.*damaged or truncated"):
+        train(3, "9-1-5", epochs=1, out_dir=tmp_path / "b", data_dir=tiny, **KW)
+    (tiny / "t10.png").write_text("not a png")
+    with pytest.raises(ValueError, match=r"t10\.png.*not an image"):
+        train(3, "9-1-5", epochs=1, out_dir=tmp_path / "c", data_dir=tiny, **KW)
+
+
+def test_bad_init_file_is_named(tiny, tmp_path):
+    bad = tmp_path / "init.pt"
+    bad.write_text("junk")
+    with pytest.raises(ValueError, match=r"init weights .*init\.pt cannot be read"):
+        train(3, "9-1-5", epochs=1, out_dir=tmp_path / "a", data_dir=tiny, init=bad, **KW)
+    torch.save(build("9-5-5").state_dict(), bad)
+    with pytest.raises(ValueError, match=r"init weights .*do not fit"):
+        train(3, "9-1-5", epochs=1, out_dir=tmp_path / "b", data_dir=tiny, init=bad, **KW)
+
+
+def test_help_shows_every_option_with_its_default():
+    p = _parser()
+    for action in p._actions:
+        assert action.help, action.option_strings
+    text = p.format_help()
+    assert "(default: 33)" in text and "(default: 9-5-5)" in text and "Exit codes" in text
+
+
+def test_python_m_prints_one_line_not_a_traceback(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "srlib.train", "--scale", "7", "--out",
+                           str(tmp_path / "r"), "--no-progress"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: scale must be one of")
+    assert proc.stderr.count("\n") == 1
+
+
+def test_damaged_log_on_resume_is_named(tiny, tmp_path):
+    kw = dict(data_dir=tiny, lr=1e-3, **KW)
+    r = train(3, "9-1-5", epochs=1, out_dir=tmp_path / "run", **kw)
+    Path(r["log"]).write_text("garbage\nx,y\n")
+    with pytest.raises(ValueError, match=r"log .*log\.csv is damaged.*delete it"):
+        train(3, "9-1-5", epochs=2, out_dir=tmp_path / "run", resume=True, **kw)
+
+
+def test_extract_patches_names_the_patch_size():
+    x = torch.zeros(1, 1, 40, 40)
+    with pytest.raises(ValueError, match="patch_size=10 must be larger than shrink=16"):
+        extract_patches(x, x, 10, 14, 16)

@@ -1,0 +1,229 @@
+"""The one image reader of srlib: any PNG, JPEG, BMP or TIFF file -> a ``(C, H, W)`` tensor.
+
+Pillow opens many kinds of image, and ``Image.open(path).convert("RGB")`` looks as if it
+read them all, but it silently clips a 16-bit gray PNG (mode ``I;16``) to white and drops
+transparency without a word.  :func:`read_image` reads every kind the book meets and says
+how, or refuses with an :class:`ImageReadError` that names the file:
+
+========================  =====================================================
+stored as (Pillow mode)   read as
+========================  =====================================================
+``1`` (1-bit)             gray, 0 or 255
+``L`` (8-bit gray)        gray
+``LA`` (gray + alpha)     gray; ``mode="keep"``: 2 channels (gray, alpha)
+``I;16``, ``I;16B``       16-bit gray (full precision as floats)
+``I`` (32-bit integer)    16-bit gray if every value is in 0..65535, else refused
+``P`` (palette)           RGB; with a transparent colour, ``mode="keep"`` gives RGBA
+``RGB``, ``RGBA``         as stored (``mode="RGB"`` drops the alpha channel)
+``CMYK``, ``YCbCr``, ...  RGB by Pillow's conversion (no ICC colour management)
+========================  =====================================================
+
+The EXIF orientation of a photo is applied (:func:`PIL.ImageOps.exif_transpose`), so the
+tensor is upright as a viewer shows it.  Only the first frame of a multi-frame file
+(animated GIF, multi-page TIFF) is read.  Pillow decodes 16-bit RGB(A) PNGs to 8 bits (the
+high byte of each value); a warning says so when floats are asked for.
+
+Example::
+
+    >>> from srlib.io import read_image
+    >>> x = read_image("photo.png")                            # doctest: +SKIP
+    >>> x.shape, x.dtype                                       # doctest: +SKIP
+    (torch.Size([3, 480, 640]), torch.uint8)
+    >>> read_image("scan16.png", mode="L", dtype=torch.float32).max()   # doctest: +SKIP
+    tensor(0.9871)
+
+This module imports only Pillow, numpy and torch (no other srlib module), so that every
+module that reads an image can use it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = ["MAX_PIXELS", "MODES", "ImageReadError", "image_bits", "image_to_tensor",
+           "read_image"]
+
+#: ``mode`` values of :func:`read_image`.
+MODES: tuple[str, ...] = ("RGB", "L", "keep")
+#: Largest image :func:`read_image` decodes, in pixels (width x height): 179 megapixels,
+#: Pillow's own "decompression bomb" limit (a 16-bit RGB image of that size as float32
+#: takes 2 GB).  Larger files are refused before they are decoded.
+MAX_PIXELS: int = 2 * 89_478_485
+
+_GRAY16 = ("I;16", "I;16B", "I;16L", "I;16N")
+# BT.601 luma with Pillow's weights (what ``convert("L")`` computes), for colour -> gray.
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+class ImageReadError(ValueError):
+    """An image file cannot be read: missing, not an image, damaged, or of an unknown kind.
+
+    The message names the file and says what to do.
+    """
+
+
+def _fail(path: Path | str, what: str, todo: str) -> ImageReadError:
+    return ImageReadError(f"cannot read image {path}: {what}; {todo}")
+
+
+def _open(path: Path, max_pixels: int) -> Image.Image:
+    """Open, check the size from the header, decode fully, apply the EXIF orientation."""
+    if not path.exists():
+        raise _fail(path, "no such file", "check the path")
+    if path.is_dir():
+        raise _fail(path, "it is a folder, not a file", "pass the path of an image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            if im.width * im.height > max_pixels:
+                im.close()
+                raise _fail(path, f"{im.width}x{im.height} pixels is more than the limit of "
+                            f"{max_pixels:,}", "shrink or tile the image first (or raise "
+                            "max_pixels if you trust the file)")
+            im.load()  # decodes every pixel: finds truncated and damaged files
+            return ImageOps.exif_transpose(im)
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError as err:
+        raise _fail(path, "not an image file Pillow can decode", "check that it is a PNG, "
+                    "JPEG, BMP or TIFF image (not a web page or a text file)") from err
+    except Image.DecompressionBombError as err:
+        raise _fail(path, str(err), "shrink the image first") from err
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as err:
+        raise _fail(path, f"the file is damaged or truncated ({err})", "download or "
+                    "export it again") from err
+
+
+def _to_array(im: Image.Image, mode: str, path: Path | str) -> tuple[np.ndarray, int]:
+    """``(H, W, C)`` uint8 or uint16 array of the image in ``mode``, and its bits (8, 16)."""
+    m = im.mode
+    if m in _GRAY16 or m == "I":
+        a = np.asarray(im)
+        if m == "I" and a.size and (a.min() < 0 or a.max() > 65535):
+            raise _fail(path, f"32-bit integer values {a.min()}..{a.max()} (not 16-bit "
+                        "levels)", "save it as an 8- or 16-bit image")
+        a, bits = a.astype(np.uint16)[..., None], 16
+    elif m == "F":
+        raise _fail(path, "32-bit float pixels (mode F) have no defined range",
+                    "save it as an 8- or 16-bit image")
+    else:
+        if m == "1":
+            im = im.convert("L")
+        elif m in ("P", "PA"):
+            alpha = m == "PA" or "transparency" in im.info
+            im = im.convert("RGBA" if alpha else "RGB")
+        elif m not in ("L", "LA", "RGB", "RGBA"):
+            im = im.convert("RGBA" if "A" in m else "RGB")  # CMYK, YCbCr, LAB, HSV, RGBX
+        a, bits = np.asarray(im), 8
+        if a.ndim == 2:
+            a = a[..., None]
+    c = a.shape[2]
+    if mode == "keep":
+        return a, bits
+    colour = a[..., :3] if c >= 3 else None
+    if mode == "RGB":
+        return (colour if colour is not None else np.repeat(a[..., :1], 3, axis=2)), bits
+    if colour is None:  # mode "L" of a gray image
+        return a[..., :1], bits
+    gray = np.rint(colour.astype(np.float64) @ _LUMA)
+    return gray.astype(a.dtype)[..., None], bits
+
+
+def _png_rgb16(path: Path) -> bool:
+    """True for a 16-bit RGB(A) PNG, which Pillow decodes to 8 bits."""
+    with open(path, "rb") as fh:
+        head = fh.read(26)
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 6)
+
+
+def read_image(
+    path: str | Path, *, mode: str = "RGB", dtype: torch.dtype = torch.uint8,
+    max_pixels: int = MAX_PIXELS,
+) -> torch.Tensor:
+    """Read an image file as a ``(C, H, W)`` tensor, upright (EXIF orientation applied).
+
+    Args:
+        path: a PNG, JPEG, BMP, TIFF (or other Pillow-readable) file.
+        mode: ``"RGB"`` (3 channels; gray is repeated, alpha dropped), ``"L"`` (1 channel;
+            colour becomes gray with BT.601 weights ``0.299 R + 0.587 G + 0.114 B``) or
+            ``"keep"`` (the file's channels: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA).
+        dtype: ``torch.uint8`` (values 0..255; a 16-bit file is rounded to 8 bits,
+            ``round(v * 255 / 65535)``) or a float dtype (values in [0, 1]: ``v / 255`` for
+            8-bit files, ``v / 65535`` for 16-bit files, whose precision is kept).
+        max_pixels: refuse images with more pixels than this (see :data:`MAX_PIXELS`).
+
+    Returns:
+        A contiguous ``(C, H, W)`` tensor of ``dtype`` on the CPU.
+
+    Raises:
+        ImageReadError: (a ``ValueError``) the file is missing, not an image, damaged or
+            truncated, too large, or of an unsupported kind; the message names the file.
+        ValueError: an unknown ``mode`` or ``dtype``.
+
+    Example::
+
+        >>> read_image("t1.png", mode="L", dtype=torch.float32).shape   # doctest: +SKIP
+        torch.Size([1, 204, 252])
+    """
+    _check_args(mode, dtype)
+    path = Path(path)
+    with _open(path, max_pixels) as im:
+        t = image_to_tensor(im, mode=mode, dtype=dtype, name=str(path))
+    if dtype.is_floating_point and _png_rgb16(path):
+        warnings.warn(f"{path} is a 16-bit RGB PNG, which Pillow decodes to 8 bits: the "
+                      "floats have 8-bit precision", stacklevel=2)
+    return t
+
+
+def _check_args(mode: str, dtype: torch.dtype) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if dtype != torch.uint8 and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(f"dtype must be torch.uint8 or a float dtype, got {dtype!r}")
+
+
+def image_to_tensor(
+    image: Image.Image, *, mode: str = "keep", dtype: torch.dtype = torch.uint8,
+    name: str = "the image",
+) -> torch.Tensor:
+    """A PIL image already open -> ``(C, H, W)`` tensor, by the rules of :func:`read_image`.
+
+    ``mode`` and ``dtype`` as there (default ``"keep"``: the image's own channels); ``name``
+    is used in error messages.  The EXIF orientation is not applied here.
+
+    >>> image_to_tensor(Image.new("P", (4, 2))).shape          # a palette becomes RGB
+    torch.Size([3, 2, 4])
+    """
+    _check_args(mode, dtype)
+    array, bits = _to_array(image, mode, name)
+    t = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)).astype(
+        np.int32 if bits == 16 else np.uint8))
+    if dtype == torch.uint8:
+        return t.to(torch.uint8) if bits == 8 else ((t * 255 + 32767) // 65535).to(torch.uint8)
+    return (t.to(torch.float64) / (255 if bits == 8 else 65535)).to(dtype)
+
+
+def image_bits(path: str | Path) -> int:
+    """Bits per sample that :func:`read_image` gets from the file: 16 or 8.
+
+    16 for 16-bit gray files (modes ``I;16*`` and ``I``), 8 otherwise (including 16-bit
+    RGB PNGs, which Pillow decodes to 8 bits).  Reads the header only.  Code that writes a
+    result back can use it to keep the file's depth.
+
+    >>> image_bits("scan16.png")          # doctest: +SKIP
+    16
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise _fail(path, "no such file", "check the path")
+    try:
+        with Image.open(path) as im:
+            return 16 if im.mode in _GRAY16 or im.mode == "I" else 8
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise _fail(path, f"not a readable image ({err})", "check the file") from err
