@@ -77,7 +77,8 @@ def check_unit_range(img: torch.Tensor, name: str = "img") -> None:
     """
     if img.numel() == 0:
         return
-    lo, hi = (v.item() for v in torch.aminmax(img.detach()))
+    img = img.detach()
+    lo, hi = torch.stack([img.amin(), img.amax()]).tolist()  # faster than aminmax on a CPU
     if math.isnan(lo) or math.isnan(hi):
         raise ValueError(f"{name} contains NaN values")
     if lo < UNIT_RANGE_LIMITS[0] or hi > UNIT_RANGE_LIMITS[1]:
@@ -181,7 +182,8 @@ def rgb_to_y(img: torch.Tensor, *, gray: str = "bt601") -> torch.Tensor:
     * ``"identity"``: return the gray values unchanged (a copy).  MATLAB's SRCNN evaluation
       code does this (it only calls ``rgb2ycbcr`` when ``size(im, 3) == 3``), and so does
       BasicSR; :func:`srlib.metrics.psnr` and :func:`srlib.metrics.ssim` use it with
-      ``y_channel=True`` so that grayscale test images (two in Set14) score like in papers.
+      ``y_channel=True`` so that a grayscale test image (Set14's ``bridge``; ``man`` is
+      stored as three equal channels) scores like in papers.
 
     Args:
         img: float tensor of shape ``(..., 3, H, W)`` (RGB) or ``(..., 1, H, W)`` (gray),
@@ -203,6 +205,11 @@ def rgb_to_y(img: torch.Tensor, *, gray: str = "bt601") -> torch.Tensor:
     if gray not in _GRAY_MODES:
         raise ValueError(f"gray must be one of {_GRAY_MODES}, got {gray!r}")
     _check_image(img, "img", (1, 3))
+    return _luma(img, gray)
+
+
+def _luma(img: torch.Tensor, gray: str) -> torch.Tensor:
+    """:func:`rgb_to_y` without its checks, for callers that checked ``img`` already."""
     if img.shape[-3] == 1:
         if gray == "identity":
             return img.clone()

@@ -43,7 +43,7 @@ from numbers import Real
 import torch
 import torch.nn.functional as F
 
-from srlib.color import rgb_to_y
+from srlib.color import _luma
 
 __all__ = ["gaussian_window", "psnr", "ssim", "ssim_map"]
 
@@ -161,7 +161,7 @@ def _convert(
         # rgb_to_y expects [0, 1]: scale, convert, scale back.
         if data_range != 1:
             img, ref = img / data_range, ref / data_range
-        img, ref = rgb_to_y(img, gray="identity"), rgb_to_y(ref, gray="identity")
+        img, ref = _luma(img, "identity"), _luma(ref, "identity")  # checked already
         if data_range != 1:
             img, ref = img * data_range, ref * data_range
     return img, ref
