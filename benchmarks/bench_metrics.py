@@ -87,6 +87,25 @@ def cpu_busy_elsewhere(seconds: float = 1.0) -> float | None:
     return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
 
 
+def faults_per_call(fn: Callable[[], object], calls: int = 5) -> float | None:
+    """Minor page faults per call of ``fn`` (memory the allocator had to map afresh).
+
+    A call that allocates large temporaries may get fresh pages from the kernel each time
+    (thousands of faults, milliseconds) or reuse freed memory (none), depending on what the
+    process allocated before: this is the main reason one library's time swings between
+    runs. None where ``resource`` is not available (Windows).
+    """
+    try:
+        import resource
+    except ImportError:
+        return None
+    fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
 def time_pair(
     fn_a: Callable[[], object], fn_b: Callable[[], object], reps: int, warmup: int
 ) -> tuple[list[float], list[float]]:
@@ -102,6 +121,12 @@ def time_pair(
             fn()
             times.append(time.perf_counter() - start)
     return times_a, times_b
+
+
+def _faults(r: dict) -> str:
+    if r["srlib_faults"] is None:
+        return "-"
+    return f"{r['srlib_faults']:.0f} / {r['kornia_faults']:.0f}"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -171,6 +196,8 @@ def main(argv: list[str] | None = None) -> dict:
                 "ratio": statistics.median(ratios),
                 "ratio_q1_q3": [float(q) for q in statistics.quantiles(ratios, n=4)[::2]],
                 "max_abs_diff": diff,
+                "srlib_faults": faults_per_call(ours),
+                "kornia_faults": faults_per_call(theirs),
             }
         results["skimage_max_abs_diff_ssim_valid"] = skimage_diff(ssim(img, ref), img, ref)
     results["cpu_busy_elsewhere_after"] = cpu_busy_elsewhere()
@@ -190,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict:
             )
     header = (
         f"{'case':<27}{'srlib ms':>10}{'kornia ms':>11}{'ratio':>8}"
-        f"{'ratio IQR':>15}{'max |diff|':>12}"
+        f"{'ratio IQR':>15}{'max |diff|':>12}{'faults/call':>14}"
     )
     print(header)
     print("-" * len(header))
@@ -199,10 +226,12 @@ def main(argv: list[str] | None = None) -> dict:
         print(
             f"{name:<27}{r['srlib_ms']:>10.2f}{r['kornia_ms']:>11.2f}{r['ratio']:>8.2f}"
             f"{f'{q1:.2f}-{q3:.2f}':>15}{r['max_abs_diff']:>12.2e}"
+            f"{_faults(r):>14}"
         )
     print(
         "ratio = median over repetitions of srlib time / kornia time (lower is faster); "
-        "max |diff| = srlib vs kornia, per image (kornia with srlib's padding)"
+        "max |diff| = srlib vs kornia, per image (kornia with srlib's padding); "
+        "faults/call = minor page faults per call, srlib / kornia"
     )
     sk = results["skimage_max_abs_diff_ssim_valid"]
     if sk is not None:
