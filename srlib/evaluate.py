@@ -73,7 +73,7 @@ from srlib.data import BENCHMARKS, SCALES, check_benchmark, load_benchmark, to_t
 from srlib.data import USER_ERRORS as DATA_ERRORS
 from srlib.metrics import psnr, ssim
 from srlib.models import load_pretrained, upscale
-from srlib.papers import published
+from srlib.papers import means
 from srlib.resize import imresize
 
 __all__ = [
@@ -103,7 +103,7 @@ PROTOCOLS: tuple[str, ...] = ("rgb", "y", "matlab")
 #: the same values are repeated in many later papers (Set5's also in SRCNN TPAMI, Table 2).
 PAPER_BICUBIC: dict[tuple[str, int], tuple[float, float]] = {
     (row.dataset, int(row.scale)): (float(row.psnr), float(row.ssim))
-    for row in published(method="bicubic").itertuples()
+    for row in means(method="bicubic").itertuples()
 }
 
 

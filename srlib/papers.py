@@ -5,7 +5,9 @@ columns
 
 * ``method`` (e.g. ``"SRCNN (TPAMI)"``), ``dataset`` (``"Set5"``, ``"Set14"``,
   ``"BSD100"``), ``scale`` (2, 3, 4), ``psnr`` (dB) and ``ssim`` as printed (empty where
-  the source gives none);
+  the source gives none): the mean over the benchmark;
+* ``image`` and ``pi``: empty for those means; for a result on one image, its name and,
+  where the source gives it, the perceptual index (PI, lower is more natural);
 * ``paper`` (the BibTeX key in ``references.bib`` of the paper the numbers belong to) and
   ``table`` (the table that prints them; a re-test in a later paper names that paper, e.g.
   SRCNN's TPAMI model as re-tested in VDSR's Table 2 has ``paper = kim2016vdsr``);
@@ -35,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["PAPERS_CSV", "paper_value", "published"]
+__all__ = ["PAPERS_CSV", "means", "paper_value", "published"]
 
 #: The table of published results that ships with srlib.
 PAPERS_CSV = Path(__file__).resolve().parent / "papers.csv"
@@ -43,7 +45,8 @@ PAPERS_CSV = Path(__file__).resolve().parent / "papers.csv"
 
 @lru_cache(maxsize=1)
 def _table() -> pd.DataFrame:
-    table = pd.read_csv(PAPERS_CSV, dtype={"method": str, "dataset": str, "paper": str})
+    table = pd.read_csv(PAPERS_CSV, dtype={"method": str, "dataset": str, "paper": str,
+                                           "image": str})
     return table.astype({"scale": "Int64", "year": "Int64"})
 
 
@@ -65,10 +68,16 @@ def published(**where) -> pd.DataFrame:
     return table[mask].reset_index(drop=True)
 
 
+def means(**where) -> pd.DataFrame:
+    """Like :func:`published`, but only the means over a benchmark (no single images)."""
+    rows = published(**where)
+    return rows[rows["image"].isna()].reset_index(drop=True)
+
+
 def paper_value(
     method: str, dataset: str, scale: int, *, metric: str = "psnr", paper: str | None = None
 ) -> float:
-    """One published number: ``metric`` (``"psnr"`` in dB or ``"ssim"``) of a method.
+    """One published mean: ``metric`` (``"psnr"`` in dB or ``"ssim"``) of a method.
 
     Args:
         method, dataset, scale: as in the table (e.g. ``"bicubic"``, ``"Set14"``, 3).
@@ -85,9 +94,9 @@ def paper_value(
     where = dict(method=method, dataset=dataset, scale=scale)
     if paper is not None:
         where["paper"] = paper
-    rows = published(**where)
+    rows = means(**where)
     if len(rows) != 1:
-        found = published(method=method)[["dataset", "scale", "paper"]].to_dict("records")
+        found = means(method=method)[["dataset", "scale", "paper"]].to_dict("records")
         raise KeyError(
             f"{len(rows)} results for {where} in {PAPERS_CSV.name}"
             + (" (name the source with paper=...)" if len(rows) > 1 else "")

@@ -32,7 +32,9 @@ def test_values_are_plausible_and_unique(table):
     assert table["ssim"].dropna().between(0, 1).all()
     assert set(scored["dataset"]) <= {"Set5", "Set14", "BSD100"}
     assert set(scored["scale"]) <= {2, 3, 4}
-    key = ["method", "paper", "dataset", "scale"]
+    assert table["pi"].dropna().between(0, 10).all()
+    assert table.dropna(subset=["pi"])["image"].notna().all()   # PI only per image here
+    key = ["method", "paper", "dataset", "scale", "image"]
     assert not table.dropna(subset=["dataset"]).duplicated(key).any()
 
 
@@ -75,14 +77,18 @@ def test_readme_quotes_the_table():
         assert values[6] == paper_value("SRCNN (TPAMI)", "BSD100", scale, paper="kim2016vdsr")
 
 
-def test_no_chapter_types_a_paper_number():
-    """The notebooks read paper numbers from the table instead of typing them."""
+def test_no_chapter_types_a_paper_number(table):
+    """The notebooks' code reads paper numbers from the table instead of typing them."""
     import json
 
+    printed = {f"{v:.2f}" for v in table["psnr"].dropna()}
+    printed |= {f"{v:.4f}" for v in table["ssim"].dropna()}
+    printed |= {f"{v:.2f}" for v in table["pi"].dropna()}
     for p in sorted((ROOT / "notebooks").glob("*.ipynb")):
         code = "\n".join("".join(c["source"]) for c in json.loads(p.read_text())["cells"]
                          if c["cell_type"] == "code")
-        assert "PAPER = {" not in code and "dict(method=" not in code, p.name
+        typed = set(re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", code)) & printed
+        assert not typed, f"{p.name} types {sorted(typed)}: read them with srlib.papers"
 
 
 def test_csv_is_in_the_package():
