@@ -18,7 +18,8 @@ They run on CPU and GPU, in float32 and float64 (float16/bfloat16 are computed i
 and are differentiable, so ``1 - ssim(sr, hr).mean()`` is a valid loss (clamp a network's
 output into ``[0, data_range]`` first: inputs outside the range are rejected).  Every call
 checks the values (NaN, range) with one pass over each input and one device
-synchronisation, to read the result of the checks.  ``benchmarks/bench_metrics.py`` times them against kornia.
+synchronisation, to read the result of the checks.  ``benchmarks/bench_metrics.py`` times
+them against kornia.
 
 Example::
 
