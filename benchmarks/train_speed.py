@@ -15,7 +15,7 @@ reference, target >= 2x on a CPU), and the validation PSNR (Y, held-out T91 imag
 ``crop_border = 3``) after each epoch, which must be equal or better for srlib.  Also the
 inference time of :func:`srlib.models.upscale` per output megapixel at x3.
 
-Run from the repository root (T91 from ``--data``, ``$SRLIB_DATA_DIR`` or ``../shared``)::
+Run from the repository root (T91 as shipped with srlib, or ``--data`` / ``$SRLIB_DATA_DIR``)::
 
     python benchmarks/train_speed.py --quick          # 20 images, 2 repeats, ~1 minute
     python benchmarks/train_speed.py --threads 2      # all of T91, 3 repeats, ~10 minutes
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -43,7 +42,15 @@ from torch.utils.data import DataLoader, Dataset
 from srlib.metrics import psnr
 from srlib.models import _run_y, build, upscale
 from srlib.resize import imresize
-from srlib.train import degrade, list_images, load_hr, make_patches, split_images, train
+from srlib.train import (
+    degrade,
+    list_images,
+    load_hr,
+    make_patches,
+    resolve_data_dir,
+    split_images,
+    train,
+)
 
 SCALE, BATCH, LR = 3, 16, 1e-4
 
@@ -141,10 +148,10 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
-    data = Path(a.data or os.environ.get("SRLIB_DATA_DIR")
-                or Path(__file__).resolve().parents[2] / "shared" / "data" / "T91")
-    if not data.is_dir():
-        sys.exit(f"T91 not found at {data}: pass --data or set SRLIB_DATA_DIR")
+    try:
+        data = resolve_data_dir(a.data)  # --data, else $SRLIB_DATA_DIR, else the shipped T91
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")
     images = a.images or (20 if a.quick else 91)
     repeats = a.repeats or (2 if a.quick else 3)
 

@@ -4,8 +4,8 @@ The data follow the evaluation protocol of :mod:`srlib.evaluate` (``protocol="rg
 
 1. every HR image (RGB uint8) is cropped to a multiple of the scale (:func:`srlib.resize.
    modcrop`) and shrunk with MATLAB's ``imresize(hr, 1/scale, 'bicubic')`` on the uint8
-   image (:func:`srlib.resize.imresize`: the LR image is rounded to 8-bit levels, like the
-   LR files the benchmarks publish);
+   image (:func:`srlib.resize.imresize`: the LR image is rounded to 8-bit levels, like
+   MATLAB's LR files);
 2. the LR image is upscaled back in floating point with the same bicubic ``imresize`` and
    its luma Y taken (:func:`srlib.models.bicubic_y`, the function :func:`srlib.models.
    upscale` uses at inference): the network's input; the target is the Y of the HR image;
