@@ -264,3 +264,28 @@ def test_load_pretrained_names_a_file_that_is_not_weights(tmp_path):
 def test_load_pretrained_of_a_scale_without_shipped_weights():
     with pytest.raises(ValueError, match="scales 2, 3 and 4 only"):
         load_pretrained("srcnn", 5)
+
+
+def test_the_srcnn_written_in_chapter_5_is_srlibs():
+    """Chapter 5 writes SRCNN in plain PyTorch first: it must stay srlib's network."""
+    import json
+    from pathlib import Path
+
+    import torch.nn as nn
+
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "05_srcnn.ipynb"
+    cells = ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"]
+             if c["cell_type"] == "code"]
+    (source,) = [c for c in cells if "class PageSRCNN(nn.Module):" in c]
+    namespace = {"torch": torch, "nn": nn, "print": lambda *a: None}
+    exec(source, namespace)
+    page = namespace["PageSRCNN"]()
+    ours = load_pretrained("srcnn", 3)
+    assert count_parameters(page) == count_parameters(ours) == 57281
+    assert [(n, tuple(p.shape)) for n, p in page.named_parameters()] == [
+        (n, tuple(p.shape)) for n, p in ours.named_parameters()]
+    page.load_state_dict(ours.state_dict())
+    x = torch.rand(2, 1, 40, 37, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(page(x), ours(x))
+    assert tuple(page(x).shape) == (2, 1, 24, 21)
