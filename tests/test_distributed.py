@@ -168,6 +168,26 @@ def test_two_processes_end_with_the_weights_of_one(two_processes, data, tmp_path
     assert meta["world_size"] == 2
 
 
+def test_a_dead_worker_restarts_the_group_which_resumes(two_processes, data, tmp_path):
+    """torchrun --max-restarts=1: rank 1 dies after epoch 1's checkpoint; the restarted
+    group resumes from last.pt (TORCHELASTIC_RESTART_COUNT > 0 means resume) and ends with
+    the weights of the uninterrupted 2-process run, bit for bit."""
+    out, marker = tmp_path / "run", tmp_path / "died"
+    proc = _torchrun([str(TESTS / "ddp_worker_that_dies.py"), *_argv(out, data)],
+                     launcher=("--max-restarts=1",),
+                     extra_env=dict(SRLIB_TEST_DIE_MARKER=str(marker), SRLIB_TEST_DIE_AFTER="1",
+                                    SRLIB_TEST_DIE_LOG=str(out / "log.csv")))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert marker.read_text() == "rank 1 died after epoch 1\n"   # it did die, once
+    a, b = _weights(two_processes), _weights(out)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert [r["epoch"] for r in _log(out)] == ["1", "2", "3"]
+    cols = lambda rows: [(r["step"], r["loss"], r["val_psnr"]) for r in rows]  # noqa: E731
+    assert cols(_log(out)) == cols(_log(two_processes))
+    assert not list(out.glob("*.tmp"))
+
+
 def test_a_refusal_on_rank_0_stops_every_rank(two_processes, data):
     """The folder holds a finished run and --resume is not given: rank 0 refuses, and both
     ranks exit with 2 and the one-line error instead of waiting for each other."""
