@@ -967,8 +967,8 @@ def _parser():
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile (None: on for CUDA only)")
     p.add_argument("--threads", type=pos, default=None,
-                   help="CPU threads (None: PyTorch's, one per core; use fewer on a "
-                        "shared machine)")
+                   help="CPU threads per process (None: PyTorch's, one per core, and 1 "
+                        "under torchrun; use fewer on a shared machine)")
     p.add_argument("--save-every", type=nonneg, default=0,
                    help="also keep the weights of every N-th epoch in OUT/epochs/ (0: no)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -976,6 +976,21 @@ def _parser():
                    help="torch.distributed backend under torchrun (None: nccl on CUDA, "
                         "gloo on the CPU)")
     return p
+
+
+def _train_from_args(a: argparse.Namespace) -> dict:
+    """:func:`train` with the parsed options (its below-bicubic warning left to main)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "the best validation PSNR", RuntimeWarning)
+        return train(
+            a.scale, a.config, a.epochs, a.out, a.data, batch_size=a.batch_size, lr=a.lr,
+            lr_last_factor=a.lr_last_factor, padding=a.padding, patch_size=a.patch_size,
+            stride=a.stride, augment=a.augment, val_fraction=a.val_fraction,
+            max_images=a.max_images, seed=a.seed, resume=a.resume, overwrite=a.overwrite,
+            init=a.init, device=a.device, amp=a.amp, channels_last=a.channels_last,
+            compile=a.compile, threads=a.threads, save_every=a.save_every,
+            progress=not a.no_progress, backend=a.backend,
+        )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -986,18 +1001,11 @@ def main(argv: list[str] | None = None) -> dict:
     (instead of Python's warning text).
     """
     a = _parser().parse_args(argv)
-    with warnings.catch_warnings(), _process_group():
-        warnings.filterwarnings("ignore", "the best validation PSNR", RuntimeWarning)
-        result = train(
-            a.scale, a.config, a.epochs, a.out, a.data, batch_size=a.batch_size, lr=a.lr,
-            lr_last_factor=a.lr_last_factor, padding=a.padding, patch_size=a.patch_size,
-            stride=a.stride, augment=a.augment, val_fraction=a.val_fraction,
-            max_images=a.max_images, seed=a.seed, resume=a.resume, overwrite=a.overwrite,
-            init=a.init, device=a.device, amp=a.amp, channels_last=a.channels_last,
-            compile=a.compile, threads=a.threads, save_every=a.save_every,
-            progress=not a.no_progress, backend=a.backend,
-        )
-    if not distributed.is_main():           # under torchrun rank 0 speaks for all
+    try:
+        result = _train_from_args(a)
+    finally:
+        distributed.cleanup()          # leave the process group (under torchrun)
+    if not distributed.is_main():      # under torchrun rank 0 speaks for all
         return result
     print(f"best validation PSNR {result['best_val_psnr']:.2f} dB at epoch "
           f"{result['best_epoch']} (bicubic {result['val_bicubic_psnr']:.2f} dB)")
@@ -1010,17 +1018,6 @@ def main(argv: list[str] | None = None) -> dict:
               f"training failed; do not use them (exit code {EXIT_BELOW_BICUBIC})",
               file=sys.stderr)
     return result
-
-
-class _process_group:
-    """Leave the torch.distributed process group at the end of :func:`main` (if joined)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        distributed.cleanup()
-        return False
 
 
 def _command(argv: list[str]) -> int:

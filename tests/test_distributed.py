@@ -189,12 +189,17 @@ def test_a_dead_worker_restarts_the_group_which_resumes(two_processes, data, tmp
 
 
 def test_a_refusal_on_rank_0_stops_every_rank(two_processes, data):
-    """The folder holds a finished run and --resume is not given: rank 0 refuses, and both
-    ranks exit with 2 and the one-line error instead of waiting for each other."""
+    """The folder holds a finished run and --resume is not given: rank 0 refuses, every rank
+    gets its error and exits with the one-line message, none goes on into the folder."""
     before = (two_processes / "last.pt").read_bytes()
     proc = _torchrun(["-m", "srlib.train", *_argv(two_processes, data)])
     assert proc.returncode != 0
-    lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
-    assert len(lines) == 2 and all("exists: pass resume=True" in x for x in lines), proc.stderr
-    assert "exitcode  : 2" in proc.stderr
+    # Rank 0 exits with 2 and one line; rank 1 raises the same error, but torchrun stops it
+    # (SIGTERM) as soon as rank 0 has failed, so it may be gone before it prints.  The two
+    # may also write at once: their lines can interleave.
+    errors = proc.stderr.count("error: ")
+    assert 1 <= errors <= 2 and proc.stderr.count("exists: pass resume=True") == errors
+    assert "exitcode  : 2 " in proc.stderr, proc.stderr                # torchrun's report
+    assert "srlib/train.py" not in proc.stderr, proc.stderr   # no worker traceback (e.g. a
+    # rank 1 that went on and found rank 0 gone); torchrun's own shows torch's frames only
     assert (two_processes / "last.pt").read_bytes() == before
