@@ -13,13 +13,13 @@ The pieces :func:`srlib.train.train` needs, each a plain function:
 * :func:`wrap`: the model in ``DistributedDataParallel`` (gradients averaged over ranks);
 * :func:`shard`: the part of a global batch of sample indices one rank trains on;
 * :func:`on_main`: run a function (checks, writing files) on rank 0 only and give every
-  rank its result, or its exception, so all ranks stop together instead of waiting forever;
+  rank its result, or its exception, so all ranks stop together, none left waiting;
 * :func:`barrier`, :func:`broadcast_object`, :func:`average`: wait, share a value, average
   a tensor over the ranks;
 * :func:`restarted`: True in a group that ``torchrun --max-restarts`` started again.
 
-Chapter "Training on a cluster" (``notebooks/cluster.md``) explains them.  This module
-imports only torch.
+The appendix "Training on a cluster" (``notebooks/cluster.md``) explains them.  This module
+imports only torch and the standard library.
 
 >>> world()          # not under torchrun: one process
 (0, 1, 0)
