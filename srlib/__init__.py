@@ -9,6 +9,7 @@ One small module per topic, shared by the book's chapters:
 - :mod:`srlib.resize`   MATLAB-compatible ``imresize`` (bicubic with antialiasing, uint8 rounding)
 - :mod:`srlib.models`   SRCNN (9-1-5 and 9-5-5), ``upscale`` and ``load_pretrained``
 - :mod:`srlib.train`    SRCNN's training loop on a folder of HR images (T91), with resume
+- :mod:`srlib.distributed` several processes (torchrun, DDP): ranks, shards, rank-0 writes
 - :mod:`srlib.plot`     the book's figure helpers (image grids, true-pixel-scale galleries)
 - :mod:`srlib.cli`      what the command lines share (one-line errors, exit code 2)
 

@@ -41,9 +41,25 @@ Threads: PyTorch uses one thread per physical core by default.  On a machine sha
 other jobs, pass ``threads`` (``--threads``) to use fewer: two jobs that each use every
 core run slower than two jobs that each use half of them.
 
+Several processes (``torchrun``, one per GPU; :mod:`srlib.distributed`, chapter "Training
+on a cluster")::
+
+    torchrun --standalone --nproc-per-node=2 -m srlib.train --scale 3 --out runs/x3 ...
+
+runs the same training on N processes: each builds the sub-image tensor, the model is
+wrapped in ``DistributedDataParallel``, ``batch_size`` stays the *global* batch (each rank
+trains on its ``batch_size / N`` part of the same seeded permutation and augmentation), and
+only rank 0 validates and writes the files below.  DDP averages the gradients of the ranks
+(all-reduce mean): the mean of N equal-sized parts' mean-loss gradients is the gradient of
+the mean loss over the whole batch, so every step is the one-process step and the learning
+rate needs no change.  The result equals a one-process run up to float rounding (the
+sums are ordered differently; ``tests/test_distributed.py`` measures it).  torchrun sets
+``OMP_NUM_THREADS=1`` for each process unless it is set: ``--threads`` is per process.
+
 Outputs in ``out_dir``:
 
-* ``log.csv``: one row per epoch (``epoch, step, loss, val_psnr, lr, seconds``);
+* ``log.csv``: one row per epoch (``epoch, step, loss, val_psnr, lr, seconds,
+  world_size``: the number of processes);
 * ``last.pt``: the checkpoint of the last finished epoch (model, optimizer, epoch, RNG
   states, settings); ``resume=True`` (``--resume``) continues from it exactly as if the
   run had not been interrupted (bit for bit on the CPU);
@@ -85,7 +101,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm  # text bar: a widget bar can stall the book's notebook executor
 
-from srlib import cli
+from srlib import cli, distributed
 from srlib.color import rgb_to_y
 from srlib.data import SCALES, t91_dir
 from srlib.io import read_image
@@ -108,7 +124,8 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
-LOG_FIELDS: tuple[str, ...] = ("epoch", "step", "loss", "val_psnr", "lr", "seconds")
+LOG_FIELDS: tuple[str, ...] = ("epoch", "step", "loss", "val_psnr", "lr", "seconds",
+                               "world_size")
 # Settings that must not change when a run is resumed (the number of epochs may grow).
 _FIXED_ON_RESUME = ("scale", "config", "padding", "batch_size", "lr", "lr_last_factor",
                     "patch_size", "stride", "augment", "val_fraction", "seed", "max_images",
@@ -481,6 +498,28 @@ def _check_out_dir(out: Path, config: str, scale: int, resume: bool, overwrite: 
         )
 
 
+def _make_out_dir(out: Path, config: str, scale: int, resume: bool, overwrite: bool) -> None:
+    """:func:`_check_out_dir`, then create ``out`` (on rank 0 only: :func:`distributed.on_main`)."""
+    _check_out_dir(out, config, scale, resume, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _start_log(path: Path, start_epoch: int) -> list[dict]:
+    """The log rows kept from a resumed run (none for a new one), written back to ``path``."""
+    rows = _read_log(path, start_epoch) if start_epoch else []
+    _write_log(path, rows)
+    return rows
+
+
+def _check_world(batch_size: int, world_size: int) -> None:
+    if batch_size % world_size:
+        fit = max(world_size, batch_size // world_size * world_size)
+        raise ValueError(
+            f"batch_size={batch_size} is the global batch of all {world_size} processes and "
+            f"must be a multiple of their number: use e.g. batch_size={fit}"
+        )
+
+
 def _check_positive(**values) -> None:
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -634,6 +673,7 @@ def train(
     check_every: int | None = None,
     save_every: int = 0,
     progress: bool | TextIO = True,
+    backend: str | None = None,
 ) -> dict:
     """Train SRCNN for ``scale`` on the HR images of ``data_dir``; see the module docstring.
 
@@ -649,7 +689,8 @@ def train(
             :func:`_check_out_dir`).
         data_dir: folder of HR images; default ``$SRLIB_DATA_DIR``, else T91 as shipped
             with srlib (:func:`resolve_data_dir`).
-        batch_size: sub-images per step.
+        batch_size: sub-images per step: the global batch, over all processes under
+            torchrun (each of N takes ``batch_size / N``; a multiple of N is required).
         lr: Adam learning rate of the first two layers.
         lr_last_factor: learning rate of the last layer as a fraction of ``lr`` (0.1 as in
             the papers: 1e-4 and 1e-5; 1.0 for a single learning rate).
@@ -661,6 +702,9 @@ def train(
         seed: seed of the initialisation, the shuffling and the augmentation.
         resume: continue from ``out_dir/last.pt`` if it exists (same settings and the same
             image files, compared by SHA-256, required); in an empty or missing folder, start.
+            Always on in a group that ``torchrun --max-restarts`` restarted after a failure
+            (``TORCHELASTIC_RESTART_COUNT > 0``), so the group continues from the last epoch.
+            The number of processes may change between runs (the global batch does not).
         overwrite: start afresh even if ``out_dir`` holds another run (its files are
             replaced).
         init: a weights file or checkpoint to start from (e.g. x3 weights for x2/x4);
@@ -670,7 +714,8 @@ def train(
         channels_last: channels-last memory format; default on for CUDA and CPU.
         compile: ``torch.compile`` the model for training; default on for CUDA only
             (on the CPU it needs a C++ compiler and tens of seconds to compile).
-        threads: CPU threads for PyTorch (``torch.set_num_threads``); default unchanged.
+        threads: CPU threads for PyTorch (``torch.set_num_threads``), per process; default
+            unchanged (torchrun sets ``OMP_NUM_THREADS=1`` for each process it starts).
         check_every: steps between checks of the loss for NaN/inf (each check
             synchronises with the device); default 1 on the CPU, 50 elsewhere.
         save_every: also keep the weights of every ``save_every``-th epoch as
@@ -678,6 +723,9 @@ def train(
             study the checkpoints afterwards.
         progress: show a tqdm progress bar on stderr (``True``), or on the given text
             stream, updated at most every 5 s (``progress=sys.stdout`` in a notebook).
+            Rank 0 only.
+        backend: ``torch.distributed`` backend under torchrun (default nccl on CUDA, gloo
+            on the CPU; :func:`srlib.distributed.init`); unused in one process.
 
     Returns:
         A dict: ``epochs`` (finished), ``steps``, ``loss`` (mean loss of the last epoch),
@@ -685,7 +733,8 @@ def train(
         (bicubic on the same images, for reference), ``train_patches``, ``val_images``,
         ``seconds`` (training time of this call), ``device``, ``below_bicubic`` (True if
         the best weights score below bicubic: a ``RuntimeWarning`` is also issued) and the
-        paths ``checkpoint``, ``weights``, ``log``.
+        paths ``checkpoint``, ``weights``, ``log``, and ``world_size``; the same on every
+        rank.
 
     Raises:
         FloatingPointError: the loss became NaN or infinite (the message gives the step).
@@ -696,9 +745,12 @@ def train(
     """
     _check_settings(scale, config, padding, epochs, batch_size, patch_size, stride, lr,
                     lr_last_factor, max_images, threads, save_every, check_every, seed)
+    rank, world_size, _ = distributed.world()
+    _check_world(batch_size, world_size)
+    resume = resume or distributed.restarted()
     if threads is not None:
         torch.set_num_threads(threads)
-    device = pick_device(device)
+    device = distributed.init(pick_device(device), backend)  # cuda:LOCAL_RANK under torchrun
     cuda = device.type == "cuda"
     amp = cuda if amp is None else amp
     channels_last = device.type in ("cuda", "cpu") if channels_last is None else channels_last
@@ -711,8 +763,7 @@ def train(
 
     folder = resolve_data_dir(data_dir)
     out = Path(out_dir)
-    _check_out_dir(out, config, scale, resume, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
+    distributed.on_main(_make_out_dir, out, config, scale, resume, overwrite)
     ckpt_path, log_path = out / "last.pt", out / "log.csv"
     weights_path = out / f"srcnn_{config}_x{scale}.pt"
 
@@ -766,15 +817,39 @@ def train(
         best_psnr, best_epoch = ckpt["best_val_psnr"], ckpt["best_epoch"]
     elif init is not None:
         _init_model(model, init)
-    log_rows = _read_log(log_path, start_epoch) if start_epoch else []
-    _write_log(log_path, log_rows)
+    log_rows = distributed.on_main(_start_log, log_path, start_epoch)
 
-    step_model = torch.compile(model) if compile else model
+    def write_epoch(new_best: bool) -> None:  # rank 0 (distributed.on_main)
+        if new_best:
+            _save_atomic(_cpu_weights(model), weights_path)
+            meta = json.dumps(dict(
+                model=model.config, scale=scale, config=config, epoch=epoch, step=step,
+                val_psnr=val_psnr, val_bicubic_psnr=val_bicubic, world_size=world_size,
+                settings={**settings, "data_dir": folder.name}, torch=torch.__version__,
+            ), indent=1)
+            _replace_atomic(weights_path.with_suffix(".json"),
+                            lambda tmp, text=meta: tmp.write_text(text))
+        if save_every and epoch % save_every == 0:
+            (out / "epochs").mkdir(exist_ok=True)
+            _save_atomic(_cpu_weights(model), out / "epochs" / f"epoch_{epoch:04d}.pt")
+        _save_atomic(dict(
+            model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch,
+            step=step, best_val_psnr=best_psnr, best_epoch=best_epoch, settings=settings,
+            world_size=world_size,
+            rng=dict(shuffle=shuffle_gen.get_state(), augment=aug_gen.get_state(),
+                     torch=torch.get_rng_state(),
+                     cuda=torch.cuda.get_rng_state() if cuda else None),
+        ), ckpt_path)
+        _write_log(log_path, log_rows)
+
+    step_model = distributed.wrap(model, device)        # DDP under torchrun
+    step_model = torch.compile(step_model) if compile else step_model
     n = len(inputs)
     steps_per_epoch = n // batch_size
     step = start_epoch * steps_per_epoch
     val_psnr, epoch_loss, t_start = float("nan"), float("nan"), time.perf_counter()
-    bar = tqdm(total=(epochs - start_epoch) * steps_per_epoch, disable=not progress,
+    bar = tqdm(total=(epochs - start_epoch) * steps_per_epoch,
+               disable=not progress or rank != 0,
                file=None if isinstance(progress, bool) else progress,
                mininterval=0.1 if isinstance(progress, bool) else 5.0,
                desc=f"SRCNN {config} x{scale}", unit="step")
@@ -788,7 +863,8 @@ def train(
             losses = torch.zeros(steps_per_epoch, device=device)
             checked = 0
             for i in range(steps_per_epoch):
-                idx = perm[i * batch_size:(i + 1) * batch_size]
+                idx = distributed.shard(perm[i * batch_size:(i + 1) * batch_size],
+                                        rank, world_size)   # this rank's part
                 xb, yb = inputs[idx], targets[idx]
                 if ks[i]:
                     xb, yb = _dihedral(xb, ks[i]), _dihedral(yb, ks[i])
@@ -801,6 +877,8 @@ def train(
                 losses[i] = loss.detach()
                 step += 1
                 if (i + 1) % check_every == 0 or i + 1 == steps_per_epoch:
+                    # the mean over the ranks: the loss of the global batches, on every rank
+                    losses[checked:i + 1] = distributed.average(losses[checked:i + 1])
                     chunk = losses[checked:i + 1]
                     bad = (~torch.isfinite(chunk)).nonzero()
                     if len(bad):
@@ -818,42 +896,27 @@ def train(
                                     refresh=False)     # the bar's mininterval rules
                     checked = i + 1
             epoch_loss = losses.mean().item()
-            val_psnr = _validate(model, val, scale, amp_ctx)
+            val_psnr = distributed.broadcast_object(   # rank 0 validates, tells the others
+                _validate(model, val, scale, amp_ctx) if rank == 0 else None)
             seconds = time.perf_counter() - t0
             bar.set_postfix(loss=f"{epoch_loss:.2e}", val_psnr=f"{val_psnr:.2f}", epoch=epoch)
             log_rows.append(dict(epoch=epoch, step=step, loss=f"{epoch_loss:.6e}",
                                  val_psnr=f"{val_psnr:.4f}", lr=f"{lr:g}",
-                                 seconds=f"{seconds:.3f}"))
-            if not val or val_psnr > best_psnr:
+                                 seconds=f"{seconds:.3f}", world_size=world_size))
+            new_best = not val or val_psnr > best_psnr
+            if new_best:
                 best_psnr, best_epoch = val_psnr, epoch
-                _save_atomic(_cpu_weights(model), weights_path)
-                meta = json.dumps(dict(
-                    model=model.config, scale=scale, config=config, epoch=epoch, step=step,
-                    val_psnr=val_psnr, val_bicubic_psnr=val_bicubic,
-                    settings={**settings, "data_dir": folder.name}, torch=torch.__version__,
-                ), indent=1)
-                _replace_atomic(weights_path.with_suffix(".json"),
-                                lambda tmp, text=meta: tmp.write_text(text))
-            if save_every and epoch % save_every == 0:
-                (out / "epochs").mkdir(exist_ok=True)
-                _save_atomic(_cpu_weights(model), out / "epochs" / f"epoch_{epoch:04d}.pt")
-            _save_atomic(dict(
-                model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch,
-                step=step, best_val_psnr=best_psnr, best_epoch=best_epoch, settings=settings,
-                rng=dict(shuffle=shuffle_gen.get_state(), augment=aug_gen.get_state(),
-                         torch=torch.get_rng_state(),
-                         cuda=torch.cuda.get_rng_state() if cuda else None),
-            ), ckpt_path)
-            _write_log(log_path, log_rows)
+            distributed.on_main(write_epoch, new_best)   # the other ranks wait for it
     finally:
         bar.close()
-    below = _warn_if_below_bicubic(best_psnr, val_bicubic)
+    below = (_warn_if_below_bicubic(best_psnr, val_bicubic) if rank == 0
+             else bool(best_psnr < val_bicubic))
     return dict(
         epochs=max(epochs, start_epoch), steps=step, loss=epoch_loss, val_psnr=val_psnr,
         best_val_psnr=best_psnr, best_epoch=best_epoch, val_bicubic_psnr=val_bicubic,
         train_patches=n, val_images=len(val), seconds=time.perf_counter() - t_start,
         device=str(device), checkpoint=str(ckpt_path), weights=str(weights_path),
-        log=str(log_path), below_bicubic=below,
+        log=str(log_path), below_bicubic=below, world_size=world_size,
     )
 
 
@@ -904,12 +967,30 @@ def _parser():
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile (None: on for CUDA only)")
     p.add_argument("--threads", type=pos, default=None,
-                   help="CPU threads (None: PyTorch's, one per core; use fewer on a "
-                        "shared machine)")
+                   help="CPU threads per process (None: PyTorch's, one per core, and 1 "
+                        "under torchrun; use fewer on a shared machine)")
     p.add_argument("--save-every", type=nonneg, default=0,
                    help="also keep the weights of every N-th epoch in OUT/epochs/ (0: no)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--backend", default=None, choices=list(distributed.BACKENDS),
+                   help="torch.distributed backend under torchrun (None: nccl on CUDA, "
+                        "gloo on the CPU)")
     return p
+
+
+def _train_from_args(a: argparse.Namespace) -> dict:
+    """:func:`train` with the parsed options (its below-bicubic warning left to main)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "the best validation PSNR", RuntimeWarning)
+        return train(
+            a.scale, a.config, a.epochs, a.out, a.data, batch_size=a.batch_size, lr=a.lr,
+            lr_last_factor=a.lr_last_factor, padding=a.padding, patch_size=a.patch_size,
+            stride=a.stride, augment=a.augment, val_fraction=a.val_fraction,
+            max_images=a.max_images, seed=a.seed, resume=a.resume, overwrite=a.overwrite,
+            init=a.init, device=a.device, amp=a.amp, channels_last=a.channels_last,
+            compile=a.compile, threads=a.threads, save_every=a.save_every,
+            progress=not a.no_progress, backend=a.backend,
+        )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -920,17 +1001,12 @@ def main(argv: list[str] | None = None) -> dict:
     (instead of Python's warning text).
     """
     a = _parser().parse_args(argv)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "the best validation PSNR", RuntimeWarning)
-        result = train(
-            a.scale, a.config, a.epochs, a.out, a.data, batch_size=a.batch_size, lr=a.lr,
-            lr_last_factor=a.lr_last_factor, padding=a.padding, patch_size=a.patch_size,
-            stride=a.stride, augment=a.augment, val_fraction=a.val_fraction,
-            max_images=a.max_images, seed=a.seed, resume=a.resume, overwrite=a.overwrite,
-            init=a.init, device=a.device, amp=a.amp, channels_last=a.channels_last,
-            compile=a.compile, threads=a.threads, save_every=a.save_every,
-            progress=not a.no_progress,
-        )
+    try:
+        result = _train_from_args(a)
+    finally:
+        distributed.cleanup()          # leave the process group (under torchrun)
+    if not distributed.is_main():      # under torchrun rank 0 speaks for all
+        return result
     print(f"best validation PSNR {result['best_val_psnr']:.2f} dB at epoch "
           f"{result['best_epoch']} (bicubic {result['val_bicubic_psnr']:.2f} dB)")
     print(f"checkpoint: {result['checkpoint']}")

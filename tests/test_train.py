@@ -157,7 +157,8 @@ def test_tiny_training_lowers_the_loss(tiny, tmp_path):
     with open(r["log"], newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [int(row["epoch"]) for row in rows] == [1, 2, 3]
-    assert set(rows[0]) == {"epoch", "step", "loss", "val_psnr", "lr", "seconds"}
+    assert set(rows[0]) == {"epoch", "step", "loss", "val_psnr", "lr", "seconds", "world_size"}
+    assert {row["world_size"] for row in rows} == {"1"}
     losses = [float(row["loss"]) for row in rows]
     assert losses[-1] < losses[0] / 2
     assert r["val_images"] == 1 and r["steps"] == int(rows[-1]["step"])
