@@ -23,7 +23,6 @@ served by any hub repository: it ships inside srlib (:func:`t91_dir`).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import sys
@@ -47,7 +46,7 @@ from tqdm import tqdm
 
 from srlib import cli
 from srlib.color import check_unit_range
-from srlib.io import ImageReadError, image_to_tensor, read_image
+from srlib.io import ImageReadError, file_sha256, image_to_tensor, read_image
 
 #: The benchmark datasets and the number of images each holds.
 BENCHMARKS: dict[str, int] = {"Set5": 5, "Set14": 14, "BSD100": 100}
@@ -125,7 +124,7 @@ def t91_dir(*, verify: bool = False) -> Path:
         sums = dict(line.split()[::-1] for line in (folder / "SHA256SUMS").read_text()
                     .splitlines() if line.strip())
         bad = [p.name for p in found
-               if hashlib.sha256(p.read_bytes()).hexdigest() != sums.get(p.name)]
+               if file_sha256(p) != sums.get(p.name)]
         if bad:
             raise ValueError(
                 f"{len(bad)} T91 files in {folder} differ from the shipped ones ({bad[:3]}): "
@@ -325,11 +324,7 @@ def _snapshot_key(archive: Path) -> str:
     stat = archive.stat()
     version = (str(archive.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
     if version not in _HASHES:
-        digest = hashlib.sha256()
-        with archive.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        _HASHES[version] = digest.hexdigest()[:16]
+        _HASHES[version] = file_sha256(archive)[:16]
     return _HASHES[version]
 
 

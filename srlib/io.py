@@ -38,6 +38,7 @@ module that reads an image can use it.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 
@@ -45,8 +46,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["MAX_PIXELS", "MODES", "ImageReadError", "image_bits", "image_to_tensor",
-           "read_image"]
+__all__ = ["MAX_PIXELS", "MODES", "ImageReadError", "file_sha256", "image_bits",
+           "image_to_tensor", "read_image"]
 
 #: ``mode`` values of :func:`read_image`.
 MODES: tuple[str, ...] = ("RGB", "L", "keep")
@@ -227,3 +228,16 @@ def image_bits(path: str | Path) -> int:
             return 16 if im.mode in _GRAY16 or im.mode == "I" else 8
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise _fail(path, f"not a readable image ({err})", "check the file") from err
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes as 64 hex digits, read in 1 MiB blocks.
+
+    srlib uses it to check the shipped T91 (:func:`srlib.data.t91_dir`), to key the cache
+    by archive content and to make sure a resumed training run sees the same images.
+    """
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

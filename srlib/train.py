@@ -84,7 +84,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import math
 import os
@@ -104,7 +103,7 @@ from tqdm import tqdm  # text bar: a widget bar can stall the book's notebook ex
 from srlib import cli, distributed
 from srlib.color import rgb_to_y
 from srlib.data import SCALES, t91_dir
-from srlib.io import read_image
+from srlib.io import file_sha256, read_image
 from srlib.metrics import psnr
 from srlib.models import CONFIGS, PADDINGS, WEIGHTS_DIR, _run_y, bicubic_y, build
 from srlib.resize import imresize, modcrop
@@ -432,10 +431,6 @@ def _check_resume(ckpt: dict, settings: dict, path: Path) -> None:
     if "data_sha256" not in old:
         warnings.warn(f"{path} was saved by an older srlib without the data files' SHA-256: "
                       "only their names were compared", stacklevel=3)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _run_files(out: Path) -> list[str]:
@@ -792,7 +787,7 @@ def train(
         lr_last_factor=lr_last_factor, patch_size=patch_size, stride=stride,
         augment=augment, val_fraction=val_fraction, seed=seed, max_images=max_images,
         data_dir=str(folder), data_files=[f.name for f in files],
-        data_sha256=[_sha256(f) for f in files],
+        data_sha256=[file_sha256(f) for f in files],
         val_files=[f.name for f in val_files], epochs=epochs,
         init=Path(init).name if init is not None else None,
     )
