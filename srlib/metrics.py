@@ -117,13 +117,11 @@ def _check_args(
 def _check_values(stats: torch.Tensor, data_range: float) -> None:
     """Raise on NaN or values outside ``[0, data_range]``.
 
-    ``stats`` holds ``(img_min, img_max, ref_min, ref_max)`` rows, one per chunk of the
-    batch; reading it is the call's only device synchronisation.
+    ``stats`` is :func:`_minmax`'s ``(img_min, img_max, ref_min, ref_max)``; reading it is
+    the call's only device synchronisation.
     """
-    stats = stats.view(-1, 4)
     # amin/amax propagate NaN, so a NaN anywhere shows in the low or high value
-    img_lo, ref_lo, img_hi, ref_hi = torch.cat(
-        [stats[:, 0::2].amin(0), stats[:, 1::2].amax(0)]).tolist()
+    img_lo, img_hi, ref_lo, ref_hi = stats.tolist()
     for name, lo, hi in (("img", img_lo, img_hi), ("ref", ref_lo, ref_hi)):
         if math.isnan(lo) or math.isnan(hi):
             raise ValueError(f"{name} contains NaN values")
