@@ -79,16 +79,20 @@ from srlib.resize import imresize
 __all__ = [
     "INTERPOLATORS",
     "METHODS",
+    "NETWORKS",
     "PAPER_BICUBIC",
     "PROTOCOLS",
     "bicubic",
     "benchmark_pairs",
     "bilinear",
+    "espcn",
     "evaluate",
+    "fsrcnn",
     "ibp",
     "lanczos",
     "nearest",
     "pil_bicubic",
+    "residual",
     "srcnn",
     "torch_bicubic",
 ]
@@ -187,9 +191,13 @@ def ibp(lr: torch.Tensor, scale: int, iterations: int = 5) -> torch.Tensor:
     return x.clamp(0, 1)
 
 
-@lru_cache(maxsize=8)
-def _srcnn_model(scale: int, config: str, device: str) -> torch.nn.Module:
-    return load_pretrained("srcnn", scale, config, device=device)
+@lru_cache(maxsize=16)
+def _pretrained(name: str, scale: int, config: str, device: str) -> torch.nn.Module:
+    return load_pretrained(name, scale, config, device=device)
+
+
+def _device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def srcnn(lr: torch.Tensor, scale: int, config: str = "9-5-5") -> torch.Tensor:
@@ -198,8 +206,22 @@ def srcnn(lr: torch.Tensor, scale: int, config: str = "9-5-5") -> torch.Tensor:
     Bicubic upscaling, then the network on Y (:func:`srlib.models.upscale`); the model is
     loaded once per scale, on CUDA when there is a GPU.
     """
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    return upscale(_srcnn_model(scale, config, device), lr, scale)
+    return upscale(_pretrained("srcnn", scale, config, _device()), lr, scale)
+
+
+def fsrcnn(lr: torch.Tensor, scale: int) -> torch.Tensor:
+    """FSRCNN (Dong, Loy, Tang 2016) with the shipped weights: the network upscales Y."""
+    return upscale(_pretrained("fsrcnn", scale, "", _device()), lr, scale)
+
+
+def espcn(lr: torch.Tensor, scale: int) -> torch.Tensor:
+    """ESPCN (Shi et al. 2016) with the shipped weights: sub-pixel convolution on Y."""
+    return upscale(_pretrained("espcn", scale, "", _device()), lr, scale)
+
+
+def residual(lr: torch.Tensor, scale: int) -> torch.Tensor:
+    """The book's compact residual network (chapter 7) with the shipped weights, on Y."""
+    return upscale(_pretrained("residual", scale, "", _device()), lr, scale)
 
 
 #: The registry of upscalers :func:`evaluate` accepts by name.
@@ -212,7 +234,12 @@ METHODS: dict[str, Upscaler] = {
     "lanczos": lanczos,
     "ibp": ibp,
     "srcnn": srcnn,
+    "fsrcnn": fsrcnn,
+    "espcn": espcn,
+    "residual": residual,
 }
+#: The networks of :data:`METHODS` (shipped weights, Y channel), chapters 5 and 7.
+NETWORKS: tuple[str, ...] = ("srcnn", "fsrcnn", "espcn", "residual")
 #: The classic, pre-deep-learning methods of :data:`METHODS` (chapter 4's shootout).
 INTERPOLATORS: tuple[str, ...] = (
     "nearest", "bilinear", "bicubic", "torch-bicubic", "pil-bicubic", "lanczos", "ibp",

@@ -83,6 +83,7 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -105,30 +106,43 @@ from srlib.color import rgb_to_y
 from srlib.data import SCALES, t91_dir
 from srlib.io import file_sha256, read_image
 from srlib.metrics import psnr
-from srlib.models import CONFIGS, PADDINGS, WEIGHTS_DIR, _run_y, bicubic_y, build
+from srlib.models import COMPACT, CONFIGS, PADDINGS, WEIGHTS_DIR, _run_y, bicubic_y, build
 from srlib.resize import imresize, modcrop
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "RECIPES",
+    "build_model",
     "degrade",
+    "degrade_y",
+    "extract_lr_patches",
     "extract_patches",
+    "lr_factor",
+    "make_lr_patches",
     "list_images",
     "load_hr",
     "main",
     "make_patches",
     "pick_device",
     "resolve_data_dir",
+    "save_checkpoint",
     "split_images",
     "train",
+    "train_step",
+    "training_data",
+    "validate",
 ]
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
 LOG_FIELDS: tuple[str, ...] = ("epoch", "step", "loss", "val_psnr", "lr", "seconds",
                                "world_size")
 # Settings that must not change when a run is resumed (the number of epochs may grow).
-_FIXED_ON_RESUME = ("scale", "config", "padding", "batch_size", "lr", "lr_last_factor",
-                    "patch_size", "stride", "augment", "val_fraction", "seed", "max_images",
-                    "data_files", "data_sha256")
+_FIXED_ON_RESUME = ("scale", "model", "model_kwargs", "config", "padding", "batch_size",
+                    "lr", "lr_last_factor", "schedule", "loss", "patch_size", "stride",
+                    "augment", "val_fraction", "seed", "max_images", "data_files",
+                    "data_sha256")
+# What a checkpoint saved before those settings existed was trained with.
+_OLD_DEFAULTS = dict(model="srcnn", model_kwargs={}, schedule="constant", loss="mse")
 #: Exit code of ``python -m srlib.train`` when the best weights score below bicubic.
 EXIT_BELOW_BICUBIC = 3
 
@@ -287,16 +301,19 @@ def make_patches(
     return torch.cat(inputs), torch.cat(targets)
 
 
-def _degrade_file(path: Path, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`degrade` of an image file; an image too small for ``scale`` names the file."""
+def _degrade_file(path: Path, scale: int, post: bool = False
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`degrade` (:func:`degrade_y` if ``post``) of an image file; an image too small
+    for ``scale`` names the file."""
     hr = load_hr(path)
     if min(hr.shape[-2:]) < scale:
         raise ValueError(f"{path} is {hr.shape[-1]}x{hr.shape[-2]} pixels, smaller than the "
                          f"scale {scale}: remove it from the training folder")
-    return degrade(hr, scale)
+    return degrade_y(hr, scale) if post else degrade(hr, scale)
 
 
-def _validation_pairs(files: list[Path], scale: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _validation_pairs(files: list[Path], scale: int, post: bool = False
+                      ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``(input, target)`` Y pairs of the validation images, each large enough to score.
 
     PSNR shaves ``scale`` pixels off every side, so an image needs more than
@@ -304,7 +321,7 @@ def _validation_pairs(files: list[Path], scale: int) -> list[tuple[torch.Tensor,
     """
     pairs = []
     for f in files:
-        x, y = _degrade_file(f, scale)
+        x, y = _degrade_file(f, scale, post)
         if min(y.shape[-2:]) <= 2 * scale:
             raise ValueError(
                 f"validation image {f} is {y.shape[-1]}x{y.shape[-2]} pixels after cropping "
@@ -313,6 +330,84 @@ def _validation_pairs(files: list[Path], scale: int) -> list[tuple[torch.Tensor,
             )
         pairs.append((x, y))
     return pairs
+
+
+def degrade_y(hr: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training pair of a post-upsampling model: ``(LR Y input, HR Y target)``.
+
+    The degradation of the papers' evaluation code (``protocol="y"`` of
+    :func:`srlib.evaluate.evaluate`): the Y channel of MATLAB's ``rgb2ycbcr`` of the uint8
+    image, rounded to 8-bit levels, shrunk with MATLAB's bicubic ``imresize`` in floating
+    point (the LR image is not rounded).
+
+    Args:
+        hr: ``(B, 3, H, W)`` uint8 RGB.
+        scale: integer factor.
+
+    Returns:
+        ``(B, 1, H' / scale, W' / scale)`` and ``(B, 1, H', W')`` float32, ``H' = H // scale
+        * scale`` (modcrop); the HR Y in [0, 1], the LR Y not clamped.
+
+    >>> x, y = degrade_y(torch.zeros(1, 3, 40, 41, dtype=torch.uint8), 3)
+    >>> x.shape, y.shape
+    (torch.Size([1, 1, 13, 13]), torch.Size([1, 1, 39, 39]))
+    """
+    if hr.dtype != torch.uint8 or hr.ndim != 4 or hr.shape[1] != 3:
+        raise ValueError(
+            f"hr must be a (B, 3, H, W) uint8 tensor, got {tuple(hr.shape)} {hr.dtype}"
+        )
+    hr = modcrop(hr, scale)
+    y = (torch.floor(rgb_to_y(hr.double() / 255) * 255 + 0.5) / 255).float()
+    return imresize(y, 1 / scale), y
+
+
+def extract_lr_patches(
+    lr: torch.Tensor, hr: torch.Tensor, scale: int, patch_size: int = 16, stride: int = 4
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut aligned LR/HR sub-images for a post-upsampling model.
+
+    Args:
+        lr: ``(1, C, h, w)``; hr: ``(1, C, h * scale, w * scale)``.
+        patch_size, stride: LR sub-image size and step, in LR pixels.
+
+    Returns:
+        ``(N, C, p, p)`` LR and ``(N, C, p * scale, p * scale)`` HR sub-images, the HR one
+        covering exactly the LR one; ``N = ((h - p) // stride + 1) * ((w - p) // stride +
+        1)`` (0 if the image is smaller than a patch).
+    """
+    if lr.ndim != 4 or lr.shape[0] != 1 or hr.shape != (
+            1, lr.shape[1], lr.shape[2] * scale, lr.shape[3] * scale):
+        raise ValueError(f"lr (1, C, h, w) and hr (1, C, h*{scale}, w*{scale}) expected, got "
+                         f"{tuple(lr.shape)} and {tuple(hr.shape)}")
+    c = lr.shape[1]
+
+    def cut(x: torch.Tensor, p: int, st: int) -> torch.Tensor:
+        x = x.unfold(2, p, st).unfold(3, p, st)
+        return x.permute(0, 2, 3, 1, 4, 5).reshape(-1, c, p, p).contiguous()
+
+    if min(lr.shape[-2:]) < patch_size:
+        q = patch_size * scale
+        return lr.new_empty(0, c, patch_size, patch_size), hr.new_empty(0, c, q, q)
+    return cut(lr, patch_size, stride), cut(hr, patch_size * scale, stride * scale)
+
+
+def make_lr_patches(
+    files: list[Path], scale: int, patch_size: int = 16, stride: int = 4
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """All training sub-images of ``files`` for a post-upsampling model (:func:`degrade_y`).
+
+    Returns ``(N, 1, p, p)`` LR and ``(N, 1, p * scale, p * scale)`` HR Y sub-images.
+    """
+    inputs, targets = [], []
+    for f in files:
+        x, y = extract_lr_patches(*_degrade_file(f, scale, post=True), scale, patch_size,
+                                  stride)
+        inputs.append(x)
+        targets.append(y)
+    if not inputs or sum(len(x) for x in inputs) == 0:
+        raise ValueError(f"no {patch_size}x{patch_size} LR sub-images in {len(files)} images "
+                         f"at x{scale}: use a smaller patch_size")
+    return torch.cat(inputs), torch.cat(targets)
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -363,11 +458,17 @@ def _load_state_dict(path: str | Path) -> dict:
 
 def _init_model(model: torch.nn.Module, path: str | Path) -> None:
     """Load the ``init`` weights into ``model``, or say why they do not fit."""
+    state = _load_state_dict(path)
+    own = model.state_dict()
+    if getattr(model, "upsampling", "pre") == "post" and set(state) == set(own):
+        # weights of another scale: all but the scale-dependent output layer fit; that
+        # layer keeps its initialisation (e.g. x2 fine-tuned from x3)
+        state = {k: (v if v.shape == own[k].shape else own[k]) for k, v in state.items()}
     try:
-        model.load_state_dict(_load_state_dict(path))
+        model.load_state_dict(state)
     except RuntimeError as err:
-        raise ValueError(f"init weights {path} do not fit SRCNN {model.config} "
-                         f"({' '.join(str(err).split())[:300]})") from err
+        raise ValueError(f"init weights {path} do not fit {type(model).__name__} "
+                         f"{model.config} ({' '.join(str(err).split())[:300]})") from err
 
 
 _CKPT_FIELDS = ("model", "optimizer", "epoch", "step", "best_val_psnr", "best_epoch",
@@ -414,7 +515,7 @@ def _check_resume(ckpt: dict, settings: dict, path: Path) -> None:
     A checkpoint saved before the hashes were recorded (no ``data_sha256`` in its settings)
     has file names only: it is resumed with a warning that the content was not compared.
     """
-    old = ckpt["settings"]
+    old = {**_OLD_DEFAULTS, **ckpt["settings"]}
     keys = [k for k in _FIXED_ON_RESUME if k != "data_sha256" or "data_sha256" in old]
     changed = [k for k in keys if old.get(k) != settings[k]]
     if "data_sha256" in changed:
@@ -447,7 +548,7 @@ def _run_files(out: Path) -> list[str]:
     return found
 
 
-def _check_out_dir(out: Path, config: str, scale: int, resume: bool, overwrite: bool) -> None:
+def _check_out_dir(out: Path, weights: str, resume: bool, overwrite: bool) -> None:
     """Refuse to write over another run's files, or into srlib's own weights folder.
 
     * ``out`` inside the package's ``srlib/weights`` (also through a symlink or a relative
@@ -462,10 +563,10 @@ def _check_out_dir(out: Path, config: str, scale: int, resume: bool, overwrite: 
     ``.json``, ``epochs/epoch_*.pt``) are deleted first, so none of the old run is mixed in;
     other files are left alone.
     """
-    target, weights = out.resolve(), WEIGHTS_DIR.resolve()
-    if target == weights or weights in target.parents:
+    target, shipped = out.resolve(), WEIGHTS_DIR.resolve()
+    if target == shipped or shipped in target.parents:
         raise ValueError(
-            f"out_dir {out} is srlib's folder of shipped weights ({weights}): srlib.train never "
+            f"out_dir {out} is srlib's folder of shipped weights ({shipped}): srlib.train never "
             "writes there. Train into another folder (e.g. runs/x3) and copy the .pt and "
             ".json you want to keep"
         )
@@ -474,8 +575,7 @@ def _check_out_dir(out: Path, config: str, scale: int, resume: bool, overwrite: 
     has_ckpt, others = (out / "last.pt").is_file(), _run_files(out)
     if overwrite:
         if not (resume and has_ckpt):
-            for name in ("last.pt", "log.csv", f"srcnn_{config}_x{scale}.pt",
-                         f"srcnn_{config}_x{scale}.json"):
+            for name in ("last.pt", "log.csv", weights, Path(weights).stem + ".json"):
                 (out / name).unlink(missing_ok=True)
             for old in (out / "epochs").glob("epoch_*.pt"):
                 old.unlink()
@@ -493,9 +593,9 @@ def _check_out_dir(out: Path, config: str, scale: int, resume: bool, overwrite: 
         )
 
 
-def _make_out_dir(out: Path, config: str, scale: int, resume: bool, overwrite: bool) -> None:
+def _make_out_dir(out: Path, weights: str, resume: bool, overwrite: bool) -> None:
     """:func:`_check_out_dir`, then create ``out`` (on rank 0 only: :func:`distributed.on_main`)."""
-    _check_out_dir(out, config, scale, resume, overwrite)
+    _check_out_dir(out, weights, resume, overwrite)
     out.mkdir(parents=True, exist_ok=True)
 
 
@@ -523,7 +623,7 @@ def _check_positive(**values) -> None:
 
 def _check_settings(scale, config, padding, epochs, batch_size, patch_size, stride, lr,
                     lr_last_factor, max_images, threads, save_every, check_every,
-                    seed) -> None:
+                    seed, model="srcnn") -> None:
     """Raise ``ValueError`` naming the first setting of :func:`train` that makes no sense."""
     if config not in CONFIGS:
         raise ValueError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
@@ -549,7 +649,7 @@ def _check_settings(scale, config, padding, epochs, batch_size, patch_size, stri
             isinstance(lr_last_factor, (int, float)) and lr_last_factor > 0
             and math.isfinite(lr_last_factor)):
         raise ValueError(f"lr and lr_last_factor must be positive, got {lr}, {lr_last_factor}")
-    shrink = build(config, padding=padding).shrink
+    shrink = build(config, padding=padding).shrink if model == "srcnn" else 0
     if patch_size <= shrink:
         raise ValueError(
             f"patch_size={patch_size} is too small for SRCNN {config} with padding="
@@ -594,8 +694,21 @@ def _dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
     return x.flip(3) if k & 4 else x
 
 
-def _validate(model, val, scale: int, amp_ctx) -> float:
-    """Mean PSNR (dB) on Y, ``crop_border = scale``, of the model on the validation images."""
+def _bicubic_psnr(val, scale: int, post: bool) -> float:
+    """Mean PSNR (dB) of bicubic interpolation on the validation pairs (for reference)."""
+    if not val:
+        return float("nan")
+    scores = [psnr((imresize(x, scale) if post else x).clamp(0, 1).double(), y.double(),
+                   crop_border=scale).item() for x, y in val]
+    return float(np.mean(scores))
+
+
+def validate(model, val, scale: int, amp_ctx=contextlib.nullcontext) -> float:
+    """Mean PSNR (dB) on Y, ``crop_border = scale``, of the model on the validation images.
+
+    ``val`` holds ``(input, target)`` Y pairs of full images: the bicubic image for SRCNN
+    (replicate-padded for ``padding="valid"``), the LR image for post-upsampling models.
+    """
     if not val:
         return float("nan")
     model.eval()
@@ -603,7 +716,8 @@ def _validate(model, val, scale: int, amp_ctx) -> float:
     with torch.no_grad():
         for inp, tgt in val:
             with amp_ctx():
-                out = _run_y(model, inp)
+                post = getattr(model, "upsampling", "pre") == "post"
+                out = model(inp) if post else _run_y(model, inp)
             scores.append(psnr(out.float().clamp(0, 1).double(), tgt.double(),
                                crop_border=scale).item())
     model.train()
@@ -639,6 +753,129 @@ def _write_log(path: Path, rows: list[dict]) -> None:
     _replace_atomic(path, write)
 
 
+# ------------------------------------------------------------------------------- recipes
+#: The default training settings of each model (any can be overridden).  SRCNN's are the
+#: papers' (33x33 sub-images at a stride of 14 on the bicubic image, batch 128, Adam at
+#: 1e-4, MSE, a constant learning rate); the post-upsampling models of chapter 7 train on
+#: 16x16 LR sub-images at a stride of 4 with flips and rotations, Adam at 1e-3 with a
+#: cosine schedule, MSE (the papers' loss) or L1 for the residual network (EDSR's).
+RECIPES: dict[str, dict] = {
+    "srcnn": dict(batch_size=128, lr=1e-4, patch_size=33, stride=14, loss="mse",
+                  schedule="constant", augment=False),
+    "fsrcnn": dict(batch_size=64, lr=1e-3, patch_size=16, stride=4, loss="mse",
+                   schedule="cosine", augment=True),
+    "espcn": dict(batch_size=64, lr=1e-3, patch_size=16, stride=4, loss="mse",
+                  schedule="cosine", augment=True),
+    "residual": dict(batch_size=32, lr=1e-3, patch_size=16, stride=4, loss="l1",
+                     schedule="cosine", augment=True),
+}
+SCHEDULES: tuple[str, ...] = ("constant", "cosine", "step")
+LOSSES: dict[str, callable] = {"mse": F.mse_loss, "l1": F.l1_loss}
+
+
+def lr_factor(schedule: str, step: int, total: int) -> float:
+    """The learning rate at ``step`` of ``total`` as a fraction of the initial one.
+
+    ``"constant"``: 1; ``"cosine"``: ``(1 + cos(pi * step / total)) / 2``, from 1 to 0
+    (Loshchilov and Hutter's SGDR without restarts); ``"step"``: 1, then 0.1 from half
+    the steps on and 0.01 from three quarters on.
+
+    >>> [round(lr_factor("cosine", s, 4), 3) for s in range(5)]
+    [1.0, 0.854, 0.5, 0.146, 0.0]
+    """
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
+    return 1.0 if step < total / 2 else 0.1 if step < 3 * total / 4 else 0.01
+
+
+def build_model(name: str, scale: int, config: str = "9-5-5", padding: str = "valid",
+                model_kwargs: dict | None = None) -> torch.nn.Module:
+    """The untrained network ``name`` (:data:`srlib.models.MODELS`) for ``scale``.
+
+    SRCNN takes ``config`` and ``padding``; the post-upsampling models take the scale and
+    ``model_kwargs`` (e.g. ``width`` and ``blocks`` of :class:`srlib.models.ResidualSR`).
+    """
+    if name == "srcnn":
+        return build(config, padding=padding, **(model_kwargs or {}))
+    try:
+        return COMPACT[name](scale, **(model_kwargs or {}))
+    except TypeError as err:
+        raise ValueError(f"model_kwargs {model_kwargs} do not fit {name}: {err}") from err
+
+
+def weights_name(name: str, scale: int, config: str = "9-5-5") -> str:
+    """File name of a run's best weights: ``srcnn_9-5-5_x3.pt``, ``espcn_x3.pt``, ..."""
+    return f"srcnn_{config}_x{scale}.pt" if name == "srcnn" else f"{name}_x{scale}.pt"
+
+
+# ----------------------------------------------------------------------- the loop's parts
+def training_data(name: str, files: list[Path], scale: int, patch_size: int, stride: int,
+                  shrink: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training sub-images of a model, all in memory: ``(inputs, targets)``.
+
+    SRCNN: bicubic-upscaled Y ``(N, 1, p, p)`` and the centre of the HR Y the output
+    covers (:func:`make_patches`); the others: LR Y ``(N, 1, p, p)`` and HR Y
+    ``(N, 1, p * scale, p * scale)`` (:func:`make_lr_patches`).
+    """
+    if name == "srcnn":
+        return make_patches(files, scale, patch_size, stride, shrink)
+    return make_lr_patches(files, scale, patch_size, stride)
+
+
+def train_step(model, optimizer, xb: torch.Tensor, yb: torch.Tensor, loss_fn,
+               amp_ctx) -> torch.Tensor:
+    """One optimisation step on a batch: forward, loss, backward, update.
+
+    Returns the loss (a 0-d tensor, not synchronised with the device).
+    """
+    with amp_ctx():
+        pred = model(xb)
+    loss = loss_fn(pred.float(), yb)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def _optimizer(name: str, model, lr: float, lr_last_factor: float) -> torch.optim.Adam:
+    """Adam; SRCNN's last layer at ``lr * lr_last_factor`` (the papers' 1e-4 and 1e-5)."""
+    if name != "srcnn":
+        return torch.optim.Adam(model.parameters(), lr=lr)
+    last = list(model.conv3.parameters())
+    first = [p for p in model.parameters() if all(p is not q for q in last)]
+    return torch.optim.Adam([{"params": first, "lr": lr},
+                             {"params": last, "lr": lr * lr_last_factor}])
+
+
+def _set_lr(optimizer, base: list[float], factor: float) -> None:
+    for group, lr in zip(optimizer.param_groups, base, strict=True):
+        group["lr"] = lr * factor
+
+
+def _write_weights(model, path: Path, meta: dict) -> None:
+    """The best weights (a plain CPU ``state_dict``) and their ``.json``, atomically."""
+    _save_atomic(_cpu_weights(model), path)
+    text = json.dumps(meta, indent=1)
+    _replace_atomic(path.with_suffix(".json"), lambda tmp: tmp.write_text(text))
+
+
+def save_checkpoint(path: Path, model, optimizer, epoch: int, step: int, best_psnr: float,
+                    best_epoch: int, settings: dict, world_size: int, gens: tuple,
+                    cuda: bool) -> None:
+    """``last.pt``: everything :func:`train` needs to continue exactly (atomic write)."""
+    shuffle_gen, aug_gen = gens
+    _save_atomic(dict(
+        model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch, step=step,
+        best_val_psnr=best_psnr, best_epoch=best_epoch, settings=settings,
+        world_size=world_size,
+        rng=dict(shuffle=shuffle_gen.get_state(), augment=aug_gen.get_state(),
+                 torch=torch.get_rng_state(),
+                 cuda=torch.cuda.get_rng_state() if cuda else None),
+    ), path)
+
+
 # --------------------------------------------------------------------------------- train
 def train(
     scale: int,
@@ -647,13 +884,17 @@ def train(
     out_dir: str | Path = "runs/srcnn",
     data_dir: str | Path | None = None,
     *,
-    batch_size: int = 128,
-    lr: float = 1e-4,
+    model: str = "srcnn",
+    model_kwargs: dict | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
     lr_last_factor: float = 0.1,
+    schedule: str | None = None,
+    loss: str | None = None,
     padding: str = "valid",
-    patch_size: int = 33,
-    stride: int = 14,
-    augment: bool = False,
+    patch_size: int | None = None,
+    stride: int | None = None,
+    augment: bool | None = None,
     val_fraction: float = 0.1,
     max_images: int | None = None,
     seed: int = 0,
@@ -670,12 +911,13 @@ def train(
     progress: bool | TextIO = True,
     backend: str | None = None,
 ) -> dict:
-    """Train SRCNN for ``scale`` on the HR images of ``data_dir``; see the module docstring.
+    """Train a network for ``scale`` on the HR images of ``data_dir``; see the module docstring.
 
     Args:
         scale: upscaling factor: 2, 3 or 4 (the scales of the benchmarks and the shipped
             weights; others are refused).
-        config: ``"9-1-5"`` or ``"9-5-5"`` (:data:`srlib.models.CONFIGS`).
+        config: SRCNN's configuration, ``"9-1-5"`` or ``"9-5-5"``
+            (:data:`srlib.models.CONFIGS`); unused by the other models.
         epochs: total number of epochs (passes over all training sub-images, the last
             incomplete batch dropped); with ``resume`` the run continues up to it.
         out_dir: folder for ``log.csv``, ``last.pt`` and the weights; created.  It must not
@@ -684,14 +926,20 @@ def train(
             :func:`_check_out_dir`).
         data_dir: folder of HR images; default ``$SRLIB_DATA_DIR``, else T91 as shipped
             with srlib (:func:`resolve_data_dir`).
-        batch_size: sub-images per step: the global batch, over all processes under
-            torchrun (each of N takes ``batch_size / N``; a multiple of N is required).
-        lr: Adam learning rate of the first two layers.
-        lr_last_factor: learning rate of the last layer as a fraction of ``lr`` (0.1 as in
-            the papers: 1e-4 and 1e-5; 1.0 for a single learning rate).
-        padding: ``"valid"`` (papers, faster) or ``"same"``.
-        patch_size, stride: sub-images (33 and 14 in the papers).
-        augment: apply a random flip/rotation (one of 8) to each batch.
+        model: ``"srcnn"`` (default), ``"fsrcnn"``, ``"espcn"`` or ``"residual"``.
+        model_kwargs: sizes of the model (e.g. ``dict(width=32, blocks=8)`` for the
+            residual network); default the model's own.
+        batch_size, lr, schedule, loss, patch_size, stride, augment: default from
+            :data:`RECIPES` for the model.  ``batch_size`` is the global batch, over all
+            processes under torchrun (a multiple of their number); ``lr`` is Adam's
+            learning rate (SRCNN's first two layers); ``schedule`` one of
+            :data:`SCHEDULES` (:func:`lr_factor`, per step); ``loss`` ``"mse"`` or
+            ``"l1"``; ``patch_size`` and ``stride`` in pixels of the network's input (the
+            bicubic image for SRCNN, the LR image for the others); ``augment`` applies a
+            random flip/rotation (one of 8) to each batch.
+        lr_last_factor: SRCNN only: learning rate of the last layer as a fraction of ``lr``
+            (0.1 as in the papers: 1e-4 and 1e-5; 1.0 for a single learning rate).
+        padding: SRCNN only: ``"valid"`` (papers, faster) or ``"same"``.
         val_fraction: part of the images held out for validation (every 10th by name).
         max_images: use only the first ``max_images`` images by name (quick runs, tests).
         seed: seed of the initialisation, the shuffling and the augmentation.
@@ -699,7 +947,8 @@ def train(
             image files, compared by SHA-256, required); in an empty or missing folder, start.
             Always on in a group that ``torchrun --max-restarts`` restarted after a failure
             (``TORCHELASTIC_RESTART_COUNT > 0``), so the group continues from the last epoch.
-            The number of processes may change between runs (the global batch does not).
+            The number of processes may change between runs (the global batch does not);
+            ``epochs`` may grow (a cosine schedule then stretches to the new end).
         overwrite: start afresh even if ``out_dir`` holds another run (its files are
             replaced).
         init: a weights file or checkpoint to start from (e.g. x3 weights for x2/x4);
@@ -738,8 +987,23 @@ def train(
         ValueError: bad settings, ``out_dir`` in srlib's weights folder, a damaged
             checkpoint, or a resumed checkpoint made with other settings or data.
     """
+    if model not in RECIPES:
+        raise ValueError(f"unknown model {model!r}: choose one of {', '.join(RECIPES)}")
+    name, recipe = model, RECIPES[model]
+    batch_size = recipe["batch_size"] if batch_size is None else batch_size
+    lr = recipe["lr"] if lr is None else lr
+    schedule = recipe["schedule"] if schedule is None else schedule
+    loss = recipe["loss"] if loss is None else loss
+    patch_size = recipe["patch_size"] if patch_size is None else patch_size
+    stride = recipe["stride"] if stride is None else stride
+    augment = recipe["augment"] if augment is None else augment
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     _check_settings(scale, config, padding, epochs, batch_size, patch_size, stride, lr,
-                    lr_last_factor, max_images, threads, save_every, check_every, seed)
+                    lr_last_factor, max_images, threads, save_every, check_every, seed,
+                    name)
     rank, world_size, _ = distributed.world()
     _check_world(batch_size, world_size)
     resume = resume or distributed.restarted()
@@ -758,17 +1022,18 @@ def train(
 
     folder = resolve_data_dir(data_dir)
     out = Path(out_dir)
-    distributed.on_main(_make_out_dir, out, config, scale, resume, overwrite)
-    ckpt_path, log_path = out / "last.pt", out / "log.csv"
-    weights_path = out / f"srcnn_{config}_x{scale}.pt"
+    wname = weights_name(name, scale, config)
+    distributed.on_main(_make_out_dir, out, wname, resume, overwrite)
+    ckpt_path, log_path, weights_path = out / "last.pt", out / "log.csv", out / wname
 
-    # ---- data
+    # ---- data: every training sub-image in one tensor on the device
     files = list_images(folder)[:max_images]
     train_files, val_files = split_images(files, val_fraction)
     torch.manual_seed(seed)
-    model = build(config, padding=padding)
-    shrink = model.shrink
-    inputs, targets = make_patches(train_files, scale, patch_size, stride, shrink)
+    net = build_model(name, scale, config, padding, model_kwargs)
+    post = getattr(net, "upsampling", "pre") == "post"
+    inputs, targets = training_data(name, train_files, scale, patch_size, stride,
+                                    getattr(net, "shrink", 0))
     if len(inputs) < batch_size:
         raise ValueError(
             f"only {len(inputs)} sub-images for batch_size={batch_size}: use more images "
@@ -777,14 +1042,13 @@ def train(
     inputs = inputs.to(device).contiguous(memory_format=memory_format)
     targets = targets.to(device).contiguous(memory_format=memory_format)
     val = [(x.to(device).contiguous(memory_format=memory_format), y.to(device))
-           for x, y in _validation_pairs(val_files, scale)]
-    val_bicubic = (float(np.mean([
-        psnr(x.clamp(0, 1).double(), y.double(), crop_border=scale).item() for x, y in val
-    ])) if val else float("nan"))
+           for x, y in _validation_pairs(val_files, scale, post)]
+    val_bicubic = _bicubic_psnr(val, scale, post)
 
     settings = dict(
-        scale=scale, config=config, padding=padding, batch_size=batch_size, lr=lr,
-        lr_last_factor=lr_last_factor, patch_size=patch_size, stride=stride,
+        scale=scale, model=name, model_kwargs=dict(model_kwargs or {}), config=config,
+        padding=padding, batch_size=batch_size, lr=lr, lr_last_factor=lr_last_factor,
+        schedule=schedule, loss=loss, patch_size=patch_size, stride=stride,
         augment=augment, val_fraction=val_fraction, seed=seed, max_images=max_images,
         data_dir=str(folder), data_files=[f.name for f in files],
         data_sha256=[file_sha256(f) for f in files],
@@ -793,62 +1057,52 @@ def train(
     )
 
     # ---- model, optimizer, RNG
-    model = model.to(device).to(memory_format=memory_format)
-    last_params = list(model.conv3.parameters())
-    first_params = [p for p in model.parameters() if all(p is not q for q in last_params)]
-    optimizer = torch.optim.Adam([
-        {"params": first_params, "lr": lr},
-        {"params": last_params, "lr": lr * lr_last_factor},
-    ])
+    net = net.to(device).to(memory_format=memory_format)
+    optimizer = _optimizer(name, net, lr, lr_last_factor)
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    loss_fn = LOSSES[loss]
     shuffle_gen = torch.Generator(device=device).manual_seed(seed)
     aug_gen = torch.Generator().manual_seed(seed + 1)
     start_epoch, best_psnr, best_epoch = 0, -math.inf, 0
     if resume and ckpt_path.exists():
         ckpt = _load_checkpoint(ckpt_path)
         _check_resume(ckpt, settings, ckpt_path)
-        _restore(ckpt, ckpt_path, model, optimizer, shuffle_gen, aug_gen, cuda)
+        _restore(ckpt, ckpt_path, net, optimizer, shuffle_gen, aug_gen, cuda)
         settings["init"] = ckpt["settings"].get("init")   # how the run began
         start_epoch = ckpt["epoch"]
         best_psnr, best_epoch = ckpt["best_val_psnr"], ckpt["best_epoch"]
     elif init is not None:
-        _init_model(model, init)
+        _init_model(net, init)
     log_rows = distributed.on_main(_start_log, log_path, start_epoch)
 
     def write_epoch(new_best: bool) -> None:  # rank 0 (distributed.on_main)
         if new_best:
-            _save_atomic(_cpu_weights(model), weights_path)
-            meta = json.dumps(dict(
-                model=model.config, scale=scale, config=config, epoch=epoch, step=step,
-                val_psnr=val_psnr, val_bicubic_psnr=val_bicubic, world_size=world_size,
-                settings={**settings, "data_dir": folder.name}, torch=torch.__version__,
-            ), indent=1)
-            _replace_atomic(weights_path.with_suffix(".json"),
-                            lambda tmp, text=meta: tmp.write_text(text))
+            _write_weights(net, weights_path, dict(
+                name=name, model=net.config, scale=scale, config=config, epoch=epoch,
+                step=step, val_psnr=val_psnr, val_bicubic_psnr=val_bicubic,
+                world_size=world_size, settings={**settings, "data_dir": folder.name},
+                torch=torch.__version__))
         if save_every and epoch % save_every == 0:
             (out / "epochs").mkdir(exist_ok=True)
-            _save_atomic(_cpu_weights(model), out / "epochs" / f"epoch_{epoch:04d}.pt")
-        _save_atomic(dict(
-            model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch,
-            step=step, best_val_psnr=best_psnr, best_epoch=best_epoch, settings=settings,
-            world_size=world_size,
-            rng=dict(shuffle=shuffle_gen.get_state(), augment=aug_gen.get_state(),
-                     torch=torch.get_rng_state(),
-                     cuda=torch.cuda.get_rng_state() if cuda else None),
-        ), ckpt_path)
+            _save_atomic(_cpu_weights(net), out / "epochs" / f"epoch_{epoch:04d}.pt")
+        save_checkpoint(ckpt_path, net, optimizer, epoch, step, best_psnr, best_epoch,
+                        settings, world_size, (shuffle_gen, aug_gen), cuda)
         _write_log(log_path, log_rows)
 
-    step_model = distributed.wrap(model, device)        # DDP under torchrun
+    step_model = distributed.wrap(net, device)          # DDP under torchrun
     step_model = torch.compile(step_model) if compile else step_model
     n = len(inputs)
     steps_per_epoch = n // batch_size
+    total_steps = epochs * steps_per_epoch
     step = start_epoch * steps_per_epoch
     val_psnr, epoch_loss, t_start = float("nan"), float("nan"), time.perf_counter()
+    label = f"SRCNN {config}" if name == "srcnn" else type(net).__name__
     bar = tqdm(total=(epochs - start_epoch) * steps_per_epoch,
                disable=not progress or rank != 0,
                file=None if isinstance(progress, bool) else progress,
                mininterval=0.1 if isinstance(progress, bool) else 5.0,
-               desc=f"SRCNN {config} x{scale}", unit="step")
-    model.train()
+               desc=f"{label} x{scale}", unit="step")
+    net.train()
     try:
         for epoch in range(start_epoch + 1, epochs + 1):
             t0 = time.perf_counter()
@@ -863,13 +1117,9 @@ def train(
                 xb, yb = inputs[idx], targets[idx]
                 if ks[i]:
                     xb, yb = _dihedral(xb, ks[i]), _dihedral(yb, ks[i])
-                with amp_ctx():
-                    pred = step_model(xb)
-                loss = F.mse_loss(pred.float(), yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                losses[i] = loss.detach()
+                if schedule != "constant":
+                    _set_lr(optimizer, base_lrs, lr_factor(schedule, step, total_steps))
+                losses[i] = train_step(step_model, optimizer, xb, yb, loss_fn, amp_ctx)
                 step += 1
                 if (i + 1) % check_every == 0 or i + 1 == steps_per_epoch:
                     # the mean over the ranks: the loss of the global batches, on every rank
@@ -892,11 +1142,12 @@ def train(
                     checked = i + 1
             epoch_loss = losses.mean().item()
             val_psnr = distributed.broadcast_object(   # rank 0 validates, tells the others
-                _validate(model, val, scale, amp_ctx) if rank == 0 else None)
+                validate(net, val, scale, amp_ctx) if rank == 0 else None)
             seconds = time.perf_counter() - t0
             bar.set_postfix(loss=f"{epoch_loss:.2e}", val_psnr=f"{val_psnr:.2f}", epoch=epoch)
             log_rows.append(dict(epoch=epoch, step=step, loss=f"{epoch_loss:.6e}",
-                                 val_psnr=f"{val_psnr:.4f}", lr=f"{lr:g}",
+                                 val_psnr=f"{val_psnr:.4f}",
+                                 lr=f"{optimizer.param_groups[0]['lr']:g}",
                                  seconds=f"{seconds:.3f}", world_size=world_size))
             new_best = not val or val_psnr > best_psnr
             if new_best:
@@ -911,37 +1162,56 @@ def train(
         best_val_psnr=best_psnr, best_epoch=best_epoch, val_bicubic_psnr=val_bicubic,
         train_patches=n, val_images=len(val), seconds=time.perf_counter() - t_start,
         device=str(device), checkpoint=str(ckpt_path), weights=str(weights_path),
-        log=str(log_path), below_bicubic=below, world_size=world_size,
+        log=str(log_path), below_bicubic=below, world_size=world_size, model=name,
     )
 
 
 # ----------------------------------------------------------------------------------- CLI
 def _parser():
-    p = cli.parser("python -m srlib.train", "Train SRCNN on a folder of HR images.")
+    p = cli.parser("python -m srlib.train",
+                   "Train SRCNN, FSRCNN, ESPCN or the residual network on a folder of HR "
+                   "images (T91 by default).")
     p.epilog = (f"Exit codes: 0 done; 2 a user error (one line on stderr); "
                 f"{EXIT_BELOW_BICUBIC} the training finished but its best weights score "
                 "below bicubic on the validation images (a warning says so).")
     pos, nonneg = cli.positive_int, cli.nonnegative_int
     p.add_argument("--scale", type=int, required=True, default=argparse.SUPPRESS,
                    help="upscaling factor: 2, 3 or 4 (the scales of the benchmarks)")
+    p.add_argument("--model", default="srcnn", choices=list(RECIPES),
+                   help="the network; its defaults for the options marked (recipe) are in "
+                        "srlib.train.RECIPES")
     p.add_argument("--config", default="9-5-5", choices=list(CONFIGS),
-                   help="SRCNN configuration f1-f2-f3")
+                   help="SRCNN configuration f1-f2-f3 (SRCNN only)")
+    p.add_argument("--width", type=pos, default=None,
+                   help="residual network: channels of its blocks (None: 32)")
+    p.add_argument("--blocks", type=nonneg, default=None,
+                   help="residual network: number of residual blocks (None: 8)")
     p.add_argument("--epochs", type=pos, default=100, help="total number of epochs")
     p.add_argument("--out", required=True, default=argparse.SUPPRESS,
                    help="output folder (log, checkpoint, weights); not srlib/weights")
     p.add_argument("--data", default=None, help="folder of HR training images (None: "
                    "$SRLIB_DATA_DIR if set, else T91, which ships with srlib)")
-    p.add_argument("--batch-size", type=pos, default=128, help="sub-images per step")
-    p.add_argument("--lr", type=cli.positive_float, default=1e-4,
-                   help="Adam learning rate of the first two layers")
+    p.add_argument("--batch-size", type=pos, default=None,
+                   help="sub-images per step (recipe: 128 for SRCNN)")
+    p.add_argument("--lr", type=cli.positive_float, default=None,
+                   help="Adam learning rate (SRCNN: of the first two layers; recipe: 1e-4 "
+                        "for SRCNN, 1e-3 for the others)")
+    p.add_argument("--schedule", default=None, choices=list(SCHEDULES),
+                   help="learning-rate schedule over all steps (recipe: constant for SRCNN, "
+                        "cosine for the others)")
+    p.add_argument("--loss", default=None, choices=list(LOSSES),
+                   help="training loss (recipe: mse; l1 for the residual network)")
     p.add_argument("--lr-last-factor", type=cli.positive_float, default=0.1,
                    help="last layer's lr / lr (0.1: the papers' 1e-4 and 1e-5)")
     p.add_argument("--padding", default="valid", choices=list(PADDINGS),
                    help="'valid' (the papers': no padding, faster) or 'same' (zero padding)")
-    p.add_argument("--patch-size", type=pos, default=33,
-                   help="training sub-image size in pixels (must exceed the model's shrink)")
-    p.add_argument("--stride", type=pos, default=14, help="step between sub-images, pixels")
-    p.add_argument("--augment", action="store_true", help="random flips/rotations")
+    p.add_argument("--patch-size", type=pos, default=None,
+                   help="training sub-image size in pixels of the network's input (recipe: "
+                        "33 for SRCNN, 16 LR pixels for the others)")
+    p.add_argument("--stride", type=pos, default=None,
+                   help="step between sub-images, pixels (recipe: 14 for SRCNN, 4)")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random flips/rotations (recipe: off for SRCNN, on for the others)")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="part of the images held out for validation, in [0, 1)")
     p.add_argument("--max-images", type=pos, default=None,
@@ -977,8 +1247,13 @@ def _train_from_args(a: argparse.Namespace) -> dict:
     """:func:`train` with the parsed options (its below-bicubic warning left to main)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "the best validation PSNR", RuntimeWarning)
+        sizes = {k: v for k, v in (("width", a.width), ("blocks", a.blocks)) if v is not None}
+        if sizes and a.model != "residual":
+            raise ValueError(f"--width and --blocks size the residual network, not {a.model}")
         return train(
-            a.scale, a.config, a.epochs, a.out, a.data, batch_size=a.batch_size, lr=a.lr,
+            a.scale, a.config, a.epochs, a.out, a.data, model=a.model,
+            model_kwargs=sizes or None, batch_size=a.batch_size, lr=a.lr,
+            schedule=a.schedule, loss=a.loss,
             lr_last_factor=a.lr_last_factor, padding=a.padding, patch_size=a.patch_size,
             stride=a.stride, augment=a.augment, val_fraction=a.val_fraction,
             max_images=a.max_images, seed=a.seed, resume=a.resume, overwrite=a.overwrite,

@@ -1,5 +1,7 @@
 """SRCNN (Dong et al.), the first convolutional network for single-image super-resolution.
 
+Chapter 5 teaches it; :mod:`srlib.models.compact` holds the networks of chapter 7.
+
 SRCNN does not upscale by itself: the low-resolution (LR) image is first upscaled to the
 target size with bicubic interpolation, and the network, three convolutions, restores the
 detail on the luma channel Y (of MATLAB's ``rgb2ycbcr``, see :mod:`srlib.color`).  The
@@ -82,7 +84,7 @@ __all__ = [
 CONFIGS: dict[str, dict] = {"9-1-5": dict(f2=1), "9-5-5": dict(f2=5)}
 PADDINGS: tuple[str, ...] = ("valid", "same")
 #: Folder of the shipped weights (package data): ``srcnn_<config>_x<scale>.pt``.
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 def _check_positive_int(value, name: str) -> None:
@@ -260,9 +262,14 @@ def upscale(model: nn.Module, lr: torch.Tensor, scale: int) -> torch.Tensor:
     ``evaluate(..., protocol="y")``), is used as Y directly, as SRCNN's code does for
     grayscale images; the output then repeats the network's Y in every channel.
 
+    A post-upsampling model (``model.upsampling == "post"``: FSRCNN, ESPCN and the
+    residual network of :mod:`srlib.models.compact`) gets the LR Y channel instead of the
+    bicubic one and returns the upscaled Y itself.
+
     Args:
         model: an :class:`SRCNN` (or any ``(B, 1, H, W) -> (B, 1, H', W')`` module with a
-            ``shrink`` attribute).
+            ``shrink`` attribute), or a post-upsampling model
+            ``(B, 1, h, w) -> (B, 1, h * scale, w * scale)``.
         lr: ``(B, 3, h, w)`` RGB or ``(B, 1, h, w)`` Y, float in [0, 1].
         scale: integer upscaling factor (the one the model was trained for).
 
@@ -288,12 +295,16 @@ def upscale(model: nn.Module, lr: torch.Tensor, scale: int) -> torch.Tensor:
             x = lr.to(device=device, dtype=torch.float32)
             gray = x.shape[1] == 3 and bool(
                 torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2]))
+            post = getattr(model, "upsampling", "pre") == "post"
             if x.shape[1] == 3 and not gray:
-                ycbcr = imresize(rgb_to_ycbcr(x), scale)
-                y, cbcr = ycbcr[:, :1], ycbcr[:, 1:]
+                ycbcr = rgb_to_ycbcr(x)
+                y, cbcr = ycbcr[:, :1], imresize(ycbcr[:, 1:], scale)
             else:
-                y, cbcr = imresize(x[:, :1], scale), None
-            y_sr = _run_y(model, y.to(dtype)).float()
+                y, cbcr = x[:, :1], None
+            if post:                        # FSRCNN, ESPCN, ...: the network upscales
+                y_sr = model(y.to(dtype)).float()
+            else:                           # SRCNN: bicubic first, the network restores
+                y_sr = _run_y(model, imresize(y, scale).to(dtype)).float()
             if cbcr is not None:
                 out = ycbcr_to_rgb(torch.cat([y_sr, cbcr], dim=1))
             else:
