@@ -11,9 +11,26 @@ columns
 * ``paper`` (the BibTeX key in ``references.bib`` of the paper the numbers belong to) and
   ``table`` (the table that prints them; a re-test in a later paper names that paper, e.g.
   SRCNN's TPAMI model as re-tested in VDSR's Table 2 has ``paper = kim2016vdsr``);
-* ``training``, ``year``, ``venue``, ``params_m`` (millions of parameters), ``kind``;
+* ``training``, ``year``, ``venue``, ``params_m`` (millions of parameters, as the source
+  prints them; a source may print another count at another scale), ``kind``
+  (``"baseline"``, ``"PSNR-oriented"``, ``"perceptual (GAN)"``, ``"different setting"`` or
+  ``"lightweight"``: the rows of chapter 6's table of small models);
 * ``survey`` (1 for the rows chapter 6 draws) and ``status``: how far the book has checked
-  the number (``confirmed``, ``secondary``, ``supplied``, ``unconfirmed``).
+  the number, then where it was read (a repository and the path of its README or table
+  image, or another paper's table):
+
+  - ``confirmed``: read in the paper's own table, or in its official repository's copy of
+    it (a README table, or a table image in the repository);
+  - ``secondary``: read only as another paper quotes or re-tests it (the row's ``table``
+    names that table);
+  - ``supplied``: given to the book with its source, not re-read;
+  - ``unconfirmed``: not found in a source we could read; such rows keep no number (the
+    status says why).
+
+* ``macs_g``: multiply-adds in G (thousand millions) as the source prints them, for the
+  lightweight rows (``kind == "lightweight"``); empty elsewhere.  Sources count them for
+  different output sizes and call them "Mult-Adds", "MACs" or "FLOPs" (the ``table``
+  column says which), so compare them within one source only.
 
 Chapters 4 to 6, the README and the tests read the numbers from here, so each lives in one
 place and names its source once.
