@@ -279,3 +279,37 @@ def test_load_pretrained_round_trip_and_checks(tmp_path):
     with pytest.raises(ValueError, match="unknown model 'vdsr'"):
         load_pretrained("vdsr", 3)
     assert weights_path("residual", 4).name == "residual_x4.pt"
+
+
+# ------------------------------------------------------------- chapter 7's page networks
+def _page_classes():
+    from pathlib import Path
+
+    import torch.nn as nn
+
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "07_compact_networks.ipynb"
+    cells = ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"]
+             if c["cell_type"] == "code"]
+    namespace = {"torch": torch, "nn": nn, "F": F, "print": lambda *a: None,
+                 "count_parameters": count_parameters}
+    for marker in ("class PageFSRCNN(", "class PageESPCN(", "class PageResidualSR("):
+        (source,) = [c for c in cells if marker in c]
+        exec(source, namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("page_name, net", [("PageFSRCNN", FSRCNN), ("PageESPCN", ESPCN),
+                                            ("PageResidualSR", ResidualSR)])
+@pytest.mark.parametrize("scale", SCALES)
+def test_the_networks_written_in_chapter_7_are_srlibs(page_name, net, scale):
+    page = _page_classes()[page_name](scale)
+    ours = net(scale)
+    assert [(n, tuple(p.shape)) for n, p in page.named_parameters()] == [
+        (n, tuple(p.shape)) for n, p in ours.named_parameters()]
+    torch.manual_seed(1)
+    for p in ours.parameters():          # non-zero weights everywhere (ResidualSR's last
+        torch.nn.init.normal_(p, std=0.05)   # layer starts at zero)
+    page.load_state_dict(ours.state_dict())
+    x = torch.rand(2, 1, 9, 7, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(page(x), ours(x), atol=1e-6)

@@ -1,0 +1,74 @@
+"""Chapter 7's results table: the shipped networks on Set5, Set14 and BSD100 at x2, x3, x4.
+
+Scores :func:`srlib.evaluate.evaluate` (``protocol="y"``, the papers' Y-channel code) for
+bicubic and every network with its shipped weights, and prints Markdown tables: mean PSNR /
+SSIM per dataset and scale, the training of each shipped run (kept epoch, T91 validation
+PSNR, minutes: the sum of its log's ``seconds``), and multiply-adds per output pixel.  The
+README and ``srlib/weights/README.md`` quote its output.
+
+    python benchmarks/compact_table.py [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import pandas as pd
+
+from srlib.evaluate import evaluate
+from srlib.models import WEIGHTS_DIR, load_pretrained, macs_per_pixel
+
+METHODS = ["bicubic", "srcnn", "fsrcnn", "espcn", "residual"]
+DATASETS, SCALES = ["Set5", "Set14", "BSD100"], [2, 3, 4]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", default=None)
+    a = p.parse_args(argv)
+    rows = []
+    for m in METHODS:
+        for d in DATASETS:
+            for s in SCALES:
+                t = evaluate(m, d, s, protocol="y")
+                rows.append(dict(method=m, dataset=d, scale=s, psnr=t["psnr"].mean(),
+                                 ssim=t["ssim"].mean()))
+    scores = pd.DataFrame(rows)
+    print("| method | scale | " + " | ".join(DATASETS) + " |")
+    print("|---|---|" + "---|" * len(DATASETS))
+    for m in METHODS:
+        for s in SCALES:
+            cells = []
+            for d in DATASETS:
+                r = scores[(scores.method == m) & (scores.dataset == d) & (scores.scale == s)]
+                cells.append(f"{r.psnr.iloc[0]:.2f} / {r.ssim.iloc[0]:.4f}")
+            print(f"| {m} | x{s} | " + " | ".join(cells) + " |")
+    runs = []
+    for m in METHODS[2:]:
+        for s in SCALES:
+            meta = json.loads((WEIGHTS_DIR / f"{m}_x{s}.json").read_text())
+            log = pd.read_csv(WEIGHTS_DIR / f"{m}_x{s}.log.csv")
+            model = load_pretrained(m, s)
+            runs.append(dict(model=m, scale=s, epoch=meta["epoch"], epochs=len(log),
+                             val_psnr=meta["val_psnr"], val_bicubic=meta["val_bicubic_psnr"],
+                             minutes=log["seconds"].sum() / 60,
+                             init=meta["settings"].get("init"),
+                             macs_per_pixel=macs_per_pixel(model)))
+    print("\n| weights | kept epoch | T91 validation PSNR (bicubic) | training | started "
+          "from | MACs / output pixel |")
+    print("|---|---|---|---|---|---|")
+    for r in runs:
+        print(f"| `{r['model']}_x{r['scale']}.pt` | {r['epoch']} of {r['epochs']} | "
+              f"{r['val_psnr']:.2f} dB ({r['val_bicubic']:.2f} dB) | {r['minutes']:.0f} min | "
+              f"{r['init'] or 'random (seed 0)'} | {r['macs_per_pixel']:.0f} |")
+    result = dict(scores=rows, runs=runs)
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(result, fh, indent=1)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
