@@ -17,7 +17,6 @@ import pytest
 import torch
 
 import srlib.train as train_module
-
 from srlib.color import rgb_to_y
 from srlib.data import t91_dir
 from srlib.models import build, load_pretrained

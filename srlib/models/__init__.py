@@ -42,9 +42,9 @@ from srlib.models.srcnn import (
     PADDINGS,
     SRCNN,
     WEIGHTS_DIR,
-    _check_lr,
+    _check_lr,  # noqa: F401 (used by srlib.train and tests)
     _check_scale,
-    _run_y,
+    _run_y,  # noqa: F401 (used by srlib.train)
     bicubic_y,
     build,
     count_parameters,
