@@ -100,7 +100,8 @@ def reference_epoch(name: str, scale: int, dataset: Dataset, val, device, seed: 
 def srlib_epoch(name: str, scale: int, data: Path, images: int | None, device, seed: int):
     with tempfile.TemporaryDirectory() as out:
         r = train(scale, epochs=1, out_dir=out, data_dir=data, model=name, batch_size=BATCH,
-                  lr=LR, schedule="constant", augment=False, patch_size=PATCH,
+                  lr=LR, lr_last_factor=1.0, schedule="constant", augment=False,
+                  patch_size=PATCH,
                   stride=STRIDE, max_images=images, seed=seed, device=device,
                   progress=False)
         seconds = float(Path(r["log"]).read_text().splitlines()[1].split(",")[5])
