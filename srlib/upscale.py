@@ -37,6 +37,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import sys
@@ -179,7 +180,7 @@ def upscale_image(
     tile: int | None | str = "auto", device: str | torch.device | None = None,
     weights: str | Path | None = None, out_dir: str | Path | None = None,
     overwrite: bool = False, progress: bool | TextIO = False,
-    log: Callable[[str], object] | None = None,
+    log: Callable[[str], object] | None = None, margin: int | None = None,
 ) -> Image.Image | Path | torch.Tensor:
     """Upscale one image by ``scale`` with ``model`` (a name of :data:`srlib.upscalers.METHODS`).
 
@@ -202,6 +203,9 @@ def upscale_image(
         overwrite: for a path: replace an existing output (never an input).
         progress: a tqdm bar over the tiles (``True``: on stderr, or a stream).
         log: called with one line per note (conversions, orientation).
+        margin: LR pixels of context read around each tile; default the method's
+            :func:`srlib.upscalers.halo` (smaller margins show the tile borders: chapter 8
+            uses ``margin=0`` to show why the halo is needed).
 
     Raises:
         ValueError: an unknown model, a scale without weights, a bad tensor;
@@ -211,6 +215,11 @@ def upscale_image(
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale!r}")
     plan = model if isinstance(model, _Plan) else _Plan(model, scale, weights, device)
+    if margin is not None:
+        if isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
+            raise ValueError(f"margin must be an integer >= 0, got {margin!r}")
+        plan = copy.copy(plan)
+        plan.halo = margin
     if isinstance(image, torch.Tensor):
         return _upscale_tensor(image, plan, tile, progress)
     if isinstance(image, Image.Image):

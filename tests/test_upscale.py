@@ -150,9 +150,9 @@ def test_a_smaller_margin_would_break_the_tiles(random_weights):
     plan = _Plan("lanczos", 2)
     image = Image.fromarray(_rgb(30, 30))
     whole = np.asarray(upscale_image(image, 2, plan, tile=None)).astype(int)
-    plan.halo = 0
-    tiled = np.asarray(upscale_image(image, 2, plan, tile=8)).astype(int)
+    tiled = np.asarray(upscale_image(image, 2, plan, tile=8, margin=0)).astype(int)
     assert np.abs(tiled - whole).max() > 1
+    assert plan.halo == 4                              # the plan itself is unchanged
 
 
 def test_tiled_equals_untiled_with_gray_and_alpha(random_weights):
