@@ -287,8 +287,30 @@ def _unfilter(raw: bytes, height: int, stride: int, bpp: int) -> np.ndarray:
     return out[1:].astype(np.uint8)
 
 
-def _read_png16(path: Path) -> tuple[np.ndarray, dict]:
-    """A 16-bit PNG (Pillow keeps only 8 bits of RGB ones): ``(H, W, C)`` uint16, chunks."""
+def _read_png16(path: Path) -> np.ndarray:
+    """A 16-bit colour PNG as ``(H, W, C)`` uint16 (Pillow keeps only the high bytes).
+
+    Pillow's own decoder runs twice, once unpacking the high byte of every sample and once
+    (the rawmode's ``16B`` read as ``16L``) the low byte: fast, in C.  Where Pillow has no
+    such rawmode (16-bit gray + alpha), :func:`_decode_png16` decodes it in numpy.
+    """
+    try:
+        with Image.open(path) as im:
+            hi = np.asarray(im)
+        with Image.open(path) as im:
+            tile = im.tile[0]
+            args = tile.args if isinstance(tile.args, tuple) else (tile.args,)
+            if len(im.tile) != 1 or not args[0].endswith(";16B"):
+                raise ValueError(f"unexpected PNG tile {im.tile}")
+            im.tile = [tile._replace(args=(args[0][:-1] + "L", *args[1:]))]
+            lo = np.asarray(im)
+    except (ValueError, OSError, AttributeError, KeyError):
+        return _decode_png16(path)
+    return hi.astype(np.uint16) << 8 | lo
+
+
+def _decode_png16(path: Path) -> np.ndarray:
+    """A 16-bit PNG decoded here (zlib, then the row filters): ``(H, W, C)`` uint16."""
     data = path.read_bytes()
     pos, idat, chunks = 8, [], {}
     while pos + 8 <= len(data):
@@ -308,8 +330,7 @@ def _read_png16(path: Path) -> tuple[np.ndarray, dict]:
     raw = zlib.decompress(b"".join(idat))
     flat = _unfilter(raw, height, width * c * 2, c * 2)
     array = flat.reshape(height, width * c, 2)
-    array = (array[..., 0].astype(np.uint16) << 8 | array[..., 1]).reshape(height, width, c)
-    return array, chunks
+    return (array[..., 0].astype(np.uint16) << 8 | array[..., 1]).reshape(height, width, c)
 
 
 def _png16_not_gray(path: Path) -> bool:
@@ -388,7 +409,7 @@ def read_image_info(
     array = None
     try:
         if _png16_not_gray(path):
-            array, _ = _read_png16(path)
+            array = _read_png16(path)
         elif _tiff16(path):
             array = _read_tiff16(path)
     except ImageReadError:

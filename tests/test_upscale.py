@@ -240,6 +240,47 @@ def test_16_bit_colour_png_round_trip(tmp_path, channels):
     assert torch.equal(y[:colour, ::2, ::2], x[:colour])
 
 
+def _filtered_png16(path: Path, a: np.ndarray) -> None:
+    """A 16-bit PNG whose rows use every filter type in turn (None, Sub, Up, Avg, Paeth)."""
+    import zlib
+
+    from srlib.upscale import _chunk
+
+    h, w, c = a.shape
+    raw = a.astype(">u2").reshape(h, -1).view(np.uint8).astype(np.int64)
+    bpp, rows = 2 * c, []
+    for r in range(h):
+        x = raw[r]
+        left = np.concatenate([np.zeros(bpp, np.int64), x[:-bpp]])
+        up = raw[r - 1] if r else np.zeros_like(x)
+        ul = np.concatenate([np.zeros(bpp, np.int64), up[:-bpp]])
+        kind = r % 5
+        if kind == 4:
+            p = left + up - ul
+            pa, pb, pc = np.abs(p - left), np.abs(p - up), np.abs(p - ul)
+            pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, ul))
+        else:
+            pred = [np.zeros_like(x), left, up, (left + up) // 2][kind]
+        rows.append(bytes([kind]) + ((x - pred) & 255).astype(np.uint8).tobytes())
+    colour = {2: 4, 3: 2, 4: 6}[c]
+    ihdr = w.to_bytes(4, "big") + h.to_bytes(4, "big") + bytes([16, colour, 0, 0, 0])
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
+                     + _chunk(b"IDAT", zlib.compress(b"".join(rows))) + _chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("channels", [2, 3, 4])
+def test_16_bit_png_with_every_row_filter(tmp_path, channels):
+    from srlib.io import _decode_png16, _read_png16
+
+    a = np.random.default_rng(7).integers(0, 65536, (11, 6, channels), dtype=np.uint16)
+    _filtered_png16(tmp_path / "f.png", a)
+    assert (_read_png16(tmp_path / "f.png") == a).all()      # Pillow, high and low bytes
+    assert (_decode_png16(tmp_path / "f.png") == a).all()    # numpy
+    x, info = read_image_info(tmp_path / "f.png")
+    assert info["bits"] == 16
+    assert (np.rint(x.permute(1, 2, 0).double().numpy() * 65535) == a).all()
+
+
 def test_16_bit_rgb_tiff(tmp_path):
     tifffile = pytest.importorskip("tifffile")
     a = np.random.default_rng(0).integers(0, 65536, (8, 10, 3), dtype=np.uint16)
