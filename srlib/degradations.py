@@ -36,7 +36,6 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable
-from functools import partial
 
 import numpy as np
 import torch
@@ -45,7 +44,7 @@ from PIL import Image
 
 from srlib.resize import imresize, modcrop
 
-__all__ = ["DEGRADATIONS", "bicubic", "gaussian", "jpeg", "noise", "pil",
+__all__ = ["DEGRADATIONS", "KERNELS", "bicubic", "gaussian", "jpeg", "noise", "pil",
            "random_degradation"]
 
 
@@ -140,25 +139,35 @@ DEGRADATIONS: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
 }
 
 
+KERNELS: tuple[str, ...] = ("bicubic", "gaussian", "pil")
+
+
 def random_degradation(hr: torch.Tensor, scale: int,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
+                       generator: torch.Generator | None = None, *,
+                       kernels: tuple[str, ...] = KERNELS, p_noise: float = 0.5,
+                       p_jpeg: float = 0.5) -> torch.Tensor:
     """A randomly degraded LR image, for training: kernel, then maybe noise, maybe JPEG.
 
-    The kernel is bicubic, Gaussian (``sigma`` uniform in ``[0.3, 0.7] * scale``) or
-    Pillow's bilinear, each with probability 1/3; then, each with probability 1/2, Gaussian
-    noise with ``sigma`` uniform in [1, 10] grey levels and JPEG with a quality uniform in
-    30..95.  One draw per call (for the whole batch).
+    The kernel is drawn uniformly from ``kernels`` (:data:`KERNELS`: bicubic, Gaussian
+    with ``sigma`` uniform in ``[0.3, 0.7] * scale``, Pillow's bilinear); then Gaussian
+    noise with ``sigma`` uniform in [1, 10] grey levels with probability ``p_noise``, and
+    JPEG with a quality uniform in 30..95 with probability ``p_jpeg``.  One draw per call
+    (for the whole batch).
     """
+    unknown = set(kernels) - set(KERNELS)
+    if not kernels or unknown:
+        raise ValueError(f"kernels must be some of {KERNELS}, got {kernels!r}")
     g = generator or torch.Generator().manual_seed(0)
 
     def u(lo: float, hi: float) -> float:
         return lo + (hi - lo) * torch.rand((), generator=g).item()
 
-    kind = int(torch.randint(3, (), generator=g))
-    make = [bicubic, partial(gaussian, sigma=u(0.3, 0.7) * scale), pil][kind]
+    kind = kernels[int(torch.randint(len(kernels), (), generator=g))]
+    make = {"bicubic": bicubic, "pil": pil,
+            "gaussian": lambda h, s: gaussian(h, s, sigma=u(0.3, 0.7) * s)}[kind]
     lr = make(hr, scale)
-    if torch.rand((), generator=g) < 0.5:
+    if torch.rand((), generator=g) < p_noise:
         lr = _to_uint8(lr.float() + torch.randn(lr.shape, generator=g) * u(1, 10))
-    if torch.rand((), generator=g) < 0.5:
+    if torch.rand((), generator=g) < p_jpeg:
         lr = _jpeg(lr, int(u(30, 95)))
     return lr

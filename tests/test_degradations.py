@@ -68,3 +68,15 @@ def test_random_degradation_is_random_and_reproducible():
 def test_bad_input():
     with pytest.raises(ValueError, match="uint8"):
         bicubic(torch.rand(1, 3, 8, 8), 2)
+
+
+def test_random_degradation_options():
+    hr = _hr()
+    g = torch.Generator().manual_seed(1)
+    plain = [random_degradation(hr, 2, g, kernels=("bicubic",), p_noise=0, p_jpeg=0)
+             for _ in range(3)]
+    assert all(torch.equal(p, bicubic(hr, 2)) for p in plain)
+    noisy = random_degradation(hr, 2, g, kernels=("bicubic",), p_noise=1, p_jpeg=0)
+    assert not torch.equal(noisy, bicubic(hr, 2))
+    with pytest.raises(ValueError, match="kernels"):
+        random_degradation(hr, 2, kernels=("box",))
