@@ -49,6 +49,9 @@ Example::
     >>> round(table["psnr"].mean(), 2)
     28.43
 
+The upscalers themselves (:data:`METHODS`: nearest ... ibp, the networks) are in
+:mod:`srlib.upscalers`, re-exported here.
+
 Command line: ``python -m srlib.evaluate --method bicubic --dataset Set5 --scale 4``
 (add ``--json`` for JSON).
 """
@@ -58,23 +61,38 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable
 from functools import lru_cache
 
-import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
-from PIL import Image
 
 from srlib import cli
-from srlib.color import check_unit_range, rgb_to_y
+from srlib.color import rgb_to_y
 from srlib.data import BENCHMARKS, SCALES, check_benchmark, load_benchmark, to_tensor
 from srlib.data import USER_ERRORS as DATA_ERRORS
 from srlib.metrics import psnr, ssim
-from srlib.models import load_pretrained, upscale
 from srlib.papers import means
 from srlib.resize import imresize
+
+# The registry of upscalers lives in srlib.upscalers (shared with srlib.upscale); it is
+# re-exported here, so `from srlib.evaluate import METHODS, bicubic, srcnn` keeps working.
+from srlib.upscalers import (  # noqa: F401
+    INTERPOLATORS,
+    METHODS,
+    NETWORKS,
+    Upscaler,
+    bicubic,
+    bilinear,
+    espcn,
+    fsrcnn,
+    ibp,
+    lanczos,
+    nearest,
+    pil_bicubic,
+    residual,
+    srcnn,
+    torch_bicubic,
+)
 
 __all__ = [
     "INTERPOLATORS",
@@ -97,9 +115,6 @@ __all__ = [
     "torch_bicubic",
 ]
 
-#: An upscaler: LR batch ``(B, 3, h, w)`` float in [0, 1] -> ``(B, 3, h*s, w*s)`` in [0, 1].
-Upscaler = Callable[[torch.Tensor, int], torch.Tensor]
-
 PROTOCOLS: tuple[str, ...] = ("rgb", "y", "matlab")
 
 #: Bicubic rows printed by the papers: ``(dataset, scale) -> (PSNR dB, SSIM)``, from the
@@ -109,141 +124,6 @@ PAPER_BICUBIC: dict[tuple[str, int], tuple[float, float]] = {
     (row.dataset, int(row.scale)): (float(row.psnr), float(row.ssim))
     for row in means(method="bicubic").itertuples()
 }
-
-
-# ------------------------------------------------------------------------------ methods
-# Every method maps an LR batch (B, 3, h, w), float in [0, 1], and an integer scale to the
-# upscaled batch (B, 3, h*scale, w*scale), float in [0, 1] (clamped: cubic and Lanczos
-# kernels overshoot at edges).  Input on another scale (0..255 floats) is refused rather
-# than clamped to white (:func:`srlib.color.check_unit_range`).
-
-
-def nearest(lr: torch.Tensor, scale: int) -> torch.Tensor:
-    """Nearest neighbour: every LR pixel becomes a ``scale x scale`` block."""
-    check_unit_range(lr, "lr")
-    return F.interpolate(lr, scale_factor=scale, mode="nearest")
-
-
-def bilinear(lr: torch.Tensor, scale: int) -> torch.Tensor:
-    """MATLAB's ``imresize(lr, scale, 'bilinear')`` (triangle kernel, width 2)."""
-    check_unit_range(lr, "lr")
-    return imresize(lr, scale, kernel="linear").clamp(0, 1)
-
-
-def bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
-    """MATLAB's ``imresize(lr, scale, 'bicubic')``: Keys' cubic kernel with ``a = -0.5``."""
-    check_unit_range(lr, "lr")
-    return imresize(lr, scale, kernel="cubic").clamp(0, 1)
-
-
-def torch_bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
-    """PyTorch's ``F.interpolate(mode="bicubic", align_corners=False)`` (``a = -0.75``)."""
-    check_unit_range(lr, "lr")
-    up = F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
-    return up.clamp(0, 1)
-
-
-def pil_bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
-    """Pillow's ``Image.resize(..., Image.BICUBIC)``, image by image on the CPU.
-
-    LR images on the 8-bit grid are resized as RGB uint8 images (Pillow rounds between
-    its two passes, as it does for anybody's PNG); other inputs channel by channel as
-    32-bit float images (mode ``"F"``).
-    """
-    check_unit_range(lr, "lr")
-    out = []
-    h, w = lr.shape[-2:]
-    size = (w * scale, h * scale)
-    levels = lr.detach().cpu().double() * 255
-    on_grid = bool(torch.equal(levels, levels.round()))
-    for image in lr.detach().cpu():
-        if on_grid:
-            array = (image * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-            up = np.asarray(Image.fromarray(array).resize(size, Image.BICUBIC))
-            out.append(torch.from_numpy(up.copy()).permute(2, 0, 1).float() / 255)
-        else:
-            channels = [
-                np.asarray(Image.fromarray(c.float().numpy(), mode="F").resize(
-                    size, Image.BICUBIC))
-                for c in image
-            ]
-            out.append(torch.from_numpy(np.stack(channels)).float())
-    return torch.stack(out).to(lr.device, lr.dtype).clamp(0, 1)
-
-
-def lanczos(lr: torch.Tensor, scale: int) -> torch.Tensor:
-    """MATLAB's ``imresize(lr, scale, 'lanczos3')`` (Lanczos kernel with a = 3)."""
-    check_unit_range(lr, "lr")
-    return imresize(lr, scale, kernel="lanczos3").clamp(0, 1)
-
-
-def ibp(lr: torch.Tensor, scale: int, iterations: int = 5) -> torch.Tensor:
-    """Iterative back-projection (Irani and Peleg, 1991) starting from MATLAB bicubic.
-
-    With the degradation ``D`` = bicubic downscaling (what made ``lr``) and the
-    back-projection ``U`` = bicubic upscaling, repeat ``x <- x + U(lr - D(x))``: the
-    estimate is corrected until shrinking it gives back the LR image.
-    """
-    check_unit_range(lr, "lr")
-    x = imresize(lr, scale)
-    for _ in range(iterations):
-        x = x + imresize(lr - imresize(x, 1 / scale), scale)
-    return x.clamp(0, 1)
-
-
-@lru_cache(maxsize=16)
-def _pretrained(name: str, scale: int, config: str, device: str) -> torch.nn.Module:
-    return load_pretrained(name, scale, config, device=device)
-
-
-def _device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def srcnn(lr: torch.Tensor, scale: int, config: str = "9-5-5") -> torch.Tensor:
-    """SRCNN (Dong et al.) with the weights shipped in ``srlib/weights`` for ``scale``.
-
-    Bicubic upscaling, then the network on Y (:func:`srlib.models.upscale`); the model is
-    loaded once per scale, on CUDA when there is a GPU.
-    """
-    return upscale(_pretrained("srcnn", scale, config, _device()), lr, scale)
-
-
-def fsrcnn(lr: torch.Tensor, scale: int) -> torch.Tensor:
-    """FSRCNN (Dong, Loy, Tang 2016) with the shipped weights: the network upscales Y."""
-    return upscale(_pretrained("fsrcnn", scale, "", _device()), lr, scale)
-
-
-def espcn(lr: torch.Tensor, scale: int) -> torch.Tensor:
-    """ESPCN (Shi et al. 2016) with the shipped weights: sub-pixel convolution on Y."""
-    return upscale(_pretrained("espcn", scale, "", _device()), lr, scale)
-
-
-def residual(lr: torch.Tensor, scale: int) -> torch.Tensor:
-    """The book's compact residual network (chapter 7) with the shipped weights, on Y."""
-    return upscale(_pretrained("residual", scale, "", _device()), lr, scale)
-
-
-#: The registry of upscalers :func:`evaluate` accepts by name.
-METHODS: dict[str, Upscaler] = {
-    "nearest": nearest,
-    "bilinear": bilinear,
-    "bicubic": bicubic,
-    "torch-bicubic": torch_bicubic,
-    "pil-bicubic": pil_bicubic,
-    "lanczos": lanczos,
-    "ibp": ibp,
-    "srcnn": srcnn,
-    "fsrcnn": fsrcnn,
-    "espcn": espcn,
-    "residual": residual,
-}
-#: The networks of :data:`METHODS` (shipped weights, Y channel), chapters 5 and 7.
-NETWORKS: tuple[str, ...] = ("srcnn", "fsrcnn", "espcn", "residual")
-#: The classic, pre-deep-learning methods of :data:`METHODS` (chapter 4's shootout).
-INTERPOLATORS: tuple[str, ...] = (
-    "nearest", "bilinear", "bicubic", "torch-bicubic", "pil-bicubic", "lanczos", "ibp",
-)
 
 
 # --------------------------------------------------------------------------- the data

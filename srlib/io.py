@@ -32,14 +32,22 @@ Example::
     >>> read_image("scan16.png", mode="L", dtype=torch.float32).max()   # doctest: +SKIP
     tensor(0.9871)
 
-This module imports only Pillow, numpy and torch (no other srlib module), so that every
-module that reads an image can use it.
+:func:`read_image_info` (chapter 8, :mod:`srlib.upscale`) reads a file with everything a
+program that writes it back needs: the channels as stored (alpha kept), 16-bit samples in
+full precision (also 16-bit RGB(A) PNGs, decoded here, and 16-bit RGB TIFFs, read with
+``tifffile`` where it is installed), the ICC profile, the DPI, and notes on what was
+converted (a palette, CMYK, the EXIF orientation).
+
+This module imports only Pillow, numpy and torch (no other srlib module; ``tifffile``
+optionally), so that every module that reads an image can use it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +55,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = ["MAX_PIXELS", "MODES", "ImageReadError", "file_sha256", "image_bits",
-           "image_to_tensor", "read_image"]
+           "image_to_tensor", "read_image", "read_image_info"]
 
 #: ``mode`` values of :func:`read_image`.
 MODES: tuple[str, ...] = ("RGB", "L", "keep")
@@ -241,3 +249,204 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# ------------------------------------------------------------ reading with its metadata
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # colour type -> samples per pixel
+
+
+def _unfilter(raw: bytes, height: int, stride: int, bpp: int) -> np.ndarray:
+    """Undo PNG's per-row filters (types 0-4) of non-interlaced image data."""
+    rows = np.frombuffer(raw, np.uint8)[: height * (stride + 1)].reshape(height, stride + 1)
+    out = np.zeros((height + 1, stride), np.int64)  # row 0: the zero row above the image
+    for r in range(height):
+        kind, line, up = rows[r, 0], rows[r, 1:].astype(np.int64), out[r]
+        if kind == 0:
+            out[r + 1] = line
+        elif kind == 2:
+            out[r + 1] = (line + up) & 255
+        elif kind == 1:   # Sub: a running sum per byte position within the pixel
+            out[r + 1] = line
+            for i in range(bpp):
+                out[r + 1, i::bpp] = np.cumsum(line[i::bpp]) & 255
+        elif kind in (3, 4):   # Average, Paeth: sequential along the row
+            cur = out[r + 1]
+            for x in range(stride):
+                a = int(cur[x - bpp]) if x >= bpp else 0
+                b = int(up[x])
+                if kind == 3:
+                    pred = (a + b) // 2
+                else:
+                    c = int(up[x - bpp]) if x >= bpp else 0
+                    pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                    pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                cur[x] = (int(line[x]) + pred) & 255
+        else:
+            raise ValueError(f"unknown PNG filter type {kind}")
+    return out[1:].astype(np.uint8)
+
+
+def _read_png16(path: Path) -> np.ndarray:
+    """A 16-bit colour PNG as ``(H, W, C)`` uint16 (Pillow keeps only the high bytes).
+
+    Pillow's own decoder runs twice, once unpacking the high byte of every sample and once
+    (the rawmode's ``16B`` read as ``16L``) the low byte: fast, in C.  Where Pillow has no
+    such rawmode (16-bit gray + alpha), :func:`_decode_png16` decodes it in numpy.
+    """
+    try:
+        with Image.open(path) as im:
+            hi = np.asarray(im)
+        with Image.open(path) as im:
+            tile = im.tile[0]
+            args = tile.args if isinstance(tile.args, tuple) else (tile.args,)
+            if len(im.tile) != 1 or not args[0].endswith(";16B"):
+                raise ValueError(f"unexpected PNG tile {im.tile}")
+            im.tile = [tile._replace(args=(args[0][:-1] + "L", *args[1:]))]
+            lo = np.asarray(im)
+    except (ValueError, OSError, AttributeError, KeyError):
+        return _decode_png16(path)
+    return hi.astype(np.uint16) << 8 | lo
+
+
+def _decode_png16(path: Path) -> np.ndarray:
+    """A 16-bit PNG decoded here (zlib, then the row filters): ``(H, W, C)`` uint16."""
+    data = path.read_bytes()
+    pos, idat, chunks = 8, [], {}
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        else:
+            chunks.setdefault(kind, body)
+        pos += 12 + length
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
+    if depth != 16 or colour not in _PNG_CHANNELS or interlace:
+        raise ValueError(f"a {depth}-bit PNG of colour type {colour}, interlace {interlace}")
+    c = _PNG_CHANNELS[colour]
+    raw = zlib.decompress(b"".join(idat))
+    flat = _unfilter(raw, height, width * c * 2, c * 2)
+    array = flat.reshape(height, width * c, 2)
+    return (array[..., 0].astype(np.uint16) << 8 | array[..., 1]).reshape(height, width, c)
+
+
+def _png16_not_gray(path: Path) -> bool:
+    """True for a 16-bit PNG of gray + alpha, RGB or RGBA (Pillow keeps 8 bits of them)."""
+    with open(path, "rb") as fh:
+        head = fh.read(26)
+    return head[:8] == _PNG_SIGNATURE and head[24] == 16 and head[25] in (2, 4, 6)
+
+
+def _tiff16(path: Path) -> bool:
+    """True for a TIFF of 16-bit colour samples, which Pillow decodes to 8 bits."""
+    try:
+        with Image.open(path) as im:
+            tags = getattr(im, "tag_v2", None)
+            if im.format != "TIFF" or tags is None or im.mode in _GRAY16:
+                return False
+            bits = tags.get(258, (8,))
+    except (OSError, ValueError, SyntaxError):
+        return False
+    return max(bits if isinstance(bits, tuple) else (bits,)) == 16
+
+
+def _read_tiff16(path: Path) -> np.ndarray:
+    try:
+        import tifffile
+    except ImportError as err:
+        raise _fail(path, "a 16-bit colour TIFF, which Pillow reads as 8 bits",
+                    "install tifffile (`pip install tifffile`) to read it") from err
+    a = tifffile.imread(path)
+    a = a[..., None] if a.ndim == 2 else a
+    if a.dtype != np.uint16 or a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4):
+        raise _fail(path, f"a TIFF of {a.dtype} samples, shape {a.shape}",
+                    "save it as an 8- or 16-bit gray or RGB(A) image")
+    return a
+
+
+def read_image_info(
+    path: str | Path, *, dtype: torch.dtype = torch.float32, max_pixels: int = MAX_PIXELS,
+) -> tuple[torch.Tensor, dict]:
+    """Read an image as stored, with what a program writing it back needs to know.
+
+    Returns ``(image, info)``: the ``(C, H, W)`` tensor of the file's own channels (1 gray,
+    2 gray + alpha, 3 RGB, 4 RGBA; a palette becomes RGB(A), CMYK and other modes RGB),
+    upright (EXIF orientation applied), in ``dtype`` (float: values in [0, 1] at the file's
+    full precision, also for 16-bit RGB(A) PNG and TIFF files); and a dict with
+    ``bits`` (8 or 16), ``mode`` (Pillow's mode of the file), ``format``, ``icc_profile``
+    (bytes or None), ``dpi`` (a ``(x, y)`` pair or None) and ``notes``, a list of sentences
+    saying what was converted (palette, CMYK, EXIF orientation).
+
+    Raises :class:`ImageReadError` naming the file, as :func:`read_image` does.
+
+    >>> x, info = read_image_info("photo.jpg")                  # doctest: +SKIP
+    >>> info["bits"], info["notes"]                             # doctest: +SKIP
+    (8, ['EXIF orientation 6 applied (rotated upright)'])
+    """
+    _check_args("keep", dtype)
+    path = Path(path)
+    with _open(path, max_pixels) as im:
+        notes = []
+        info = dict(bits=8, mode=im.mode, format=im.format, notes=notes,
+                    icc_profile=im.info.get("icc_profile") or None,
+                    dpi=_dpi(im.info.get("dpi")))
+        if im.mode in ("P", "PA"):
+            notes.append("palette image converted to RGB" + (
+                "A" if im.mode == "PA" or "transparency" in im.info else ""))
+        elif im.mode == "CMYK":
+            notes.append("CMYK image converted to RGB (Pillow's conversion, no colour "
+                         "management)")
+        elif im.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", *_GRAY16):
+            notes.append(f"{im.mode} image converted to RGB")
+        t = image_to_tensor(im, mode="keep", dtype=dtype, name=str(path))
+        info["bits"] = 16 if im.mode in _GRAY16 or im.mode == "I" else 8
+    raw = _original_orientation(path)
+    if raw not in (None, 1):
+        notes.append(f"EXIF orientation {raw} applied (turned upright)")
+    array = None
+    try:
+        if _png16_not_gray(path):
+            array = _read_png16(path)
+        elif _tiff16(path):
+            array = _read_tiff16(path)
+    except ImageReadError:
+        raise
+    except (ValueError, KeyError, zlib.error, struct.error) as err:
+        raise _fail(path, f"the 16-bit PNG data is damaged ({err})", "export it again") from err
+    if array is not None:
+        if raw not in (None, 1):
+            array = _orient(array, raw)
+        info["bits"] = 16
+        u = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)).astype(np.int32))
+        t = (((u * 255 + 32767) // 65535).to(torch.uint8) if dtype == torch.uint8
+             else (u.to(torch.float64) / 65535).to(dtype))
+    return t, info
+
+
+def _dpi(value) -> tuple[float, float] | None:
+    if not value:
+        return None
+    try:
+        x, y = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return (x, y) if x > 0 and y > 0 else None
+
+
+def _original_orientation(path: Path) -> int | None:
+    try:
+        with Image.open(path) as im:
+            return int(im.getexif().get(0x0112, 1))
+    except (OSError, ValueError, TypeError, SyntaxError):
+        return None
+
+
+def _orient(a: np.ndarray, orientation: int) -> np.ndarray:
+    """An ``(H, W, C)`` array turned upright as :func:`PIL.ImageOps.exif_transpose` does."""
+    ops = {2: lambda x: x[:, ::-1], 3: lambda x: x[::-1, ::-1], 4: lambda x: x[::-1],
+           5: lambda x: x.transpose(1, 0, 2), 6: lambda x: np.rot90(x, -1),
+           7: lambda x: x[::-1, ::-1].transpose(1, 0, 2), 8: lambda x: np.rot90(x, 1)}
+    return np.ascontiguousarray(ops.get(orientation, lambda x: x)(a))

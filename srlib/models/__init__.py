@@ -49,6 +49,7 @@ from srlib.models.srcnn import (
     build,
     count_parameters,
     upscale,
+    upscale_y,
 )
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "macs_per_pixel",
     "srcnn",
     "upscale",
+    "upscale_y",
     "weights_path",
 ]
 

@@ -77,6 +77,7 @@ __all__ = [
     "MAX_KERNEL",
     "load_pretrained",
     "upscale",
+    "upscale_y",
     "weights_path",
 ]
 
@@ -248,6 +249,20 @@ def _run_y(model: nn.Module, y: torch.Tensor) -> torch.Tensor:
     return model(y)
 
 
+def upscale_y(model: nn.Module, y: torch.Tensor, scale: int) -> torch.Tensor:
+    """Run a network on an LR Y batch ``(B, 1, h, w)``: ``(B, 1, h*scale, w*scale)`` float32.
+
+    SRCNN (``upsampling = "pre"``) gets MATLAB's bicubic upscale of ``y``, replicate-padded
+    for ``padding="valid"``; a post-upsampling model gets ``y`` itself.  Not clamped; the
+    caller chooses the device and ``torch.no_grad()`` (as :func:`upscale` does).
+    """
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None else torch.float32
+    if getattr(model, "upsampling", "pre") == "post":  # FSRCNN, ESPCN, ...: it upscales
+        return model(y.to(dtype)).float()
+    return _run_y(model, imresize(y, scale).to(dtype)).float()  # SRCNN: bicubic first
+
+
 def upscale(model: nn.Module, lr: torch.Tensor, scale: int) -> torch.Tensor:
     """Upscale an LR batch with SRCNN: bicubic, then the network on Y; Cb and Cr stay bicubic.
 
@@ -287,7 +302,6 @@ def upscale(model: nn.Module, lr: torch.Tensor, scale: int) -> torch.Tensor:
     _check_scale(scale)
     param = next(model.parameters(), None)
     device = param.device if param is not None else lr.device
-    dtype = param.dtype if param is not None else torch.float32
     was_training = model.training
     model.eval()
     try:
@@ -295,16 +309,12 @@ def upscale(model: nn.Module, lr: torch.Tensor, scale: int) -> torch.Tensor:
             x = lr.to(device=device, dtype=torch.float32)
             gray = x.shape[1] == 3 and bool(
                 torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2]))
-            post = getattr(model, "upsampling", "pre") == "post"
             if x.shape[1] == 3 and not gray:
                 ycbcr = rgb_to_ycbcr(x)
                 y, cbcr = ycbcr[:, :1], imresize(ycbcr[:, 1:], scale)
             else:
                 y, cbcr = x[:, :1], None
-            if post:                        # FSRCNN, ESPCN, ...: the network upscales
-                y_sr = model(y.to(dtype)).float()
-            else:                           # SRCNN: bicubic first, the network restores
-                y_sr = _run_y(model, imresize(y, scale).to(dtype)).float()
+            y_sr = upscale_y(model, y, scale)
             if cbcr is not None:
                 out = ycbcr_to_rgb(torch.cat([y_sr, cbcr], dim=1))
             else:
