@@ -19,8 +19,6 @@ Example::
 from __future__ import annotations
 
 import json
-import pickle
-import struct
 from pathlib import Path
 
 import torch
@@ -189,13 +187,4 @@ def load_pretrained(
             "or pass path=..."
         )
     model = COMPACT[name](**_compact_kwargs(name, file.with_suffix(".json"), scale))
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and isinstance(state.get("model"), dict):
-            state = state["model"]
-        model.load_state_dict(state)
-    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, KeyError, TypeError,
-            ValueError, AttributeError, struct.error) as err:
-        raise _bad(file, f"not {name} x{scale} weights that fit ({type(err).__name__}: "
-                   f"{' '.join(str(err).split())[:300]})") from err
-    return model.to(device).eval()
+    return srcnn._load_weights(model, file, f"{name} x{scale}", device, _bad)

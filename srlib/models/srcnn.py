@@ -448,13 +448,20 @@ def load_pretrained(
             f"to {file.parent}/, or pass path=..."
         )
     model = SRCNN(**_model_kwargs(file, file.with_suffix(".json"), scale, config))
+    return _load_weights(model, file, f"SRCNN {config}", device)
+
+
+def _load_weights(model: nn.Module, file: Path, what: str, device, bad=_bad) -> nn.Module:
+    """Load the ``state_dict`` (or a checkpoint's ``"model"``) of ``file`` into ``model``
+    (``weights_only``), in eval mode on ``device``; ``bad(file, ...)`` names a file that is
+    not ``what`` weights that fit."""
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        if isinstance(state, dict) and isinstance(state.get("model"), dict):
             state = state["model"]
         model.load_state_dict(state)
     except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, KeyError, TypeError,
             ValueError, AttributeError, struct.error) as err:
-        raise _bad(file, f"not SRCNN {config} weights that fit ({type(err).__name__}: "
-                   f"{' '.join(str(err).split())[:300]})") from err
+        raise bad(file, f"not {what} weights that fit ({type(err).__name__}: "
+                  f"{' '.join(str(err).split())[:300]})") from err
     return model.to(device).eval()
