@@ -5,8 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from srlib.degradations import (DEGRADATIONS, bicubic, gaussian, jpeg, noise, pil,
-                                random_degradation)
+from srlib.degradations import DEGRADATIONS, bicubic, gaussian, jpeg, noise, pil, random_degradation
 from srlib.resize import imresize
 
 

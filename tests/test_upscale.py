@@ -124,7 +124,8 @@ def test_tiles_cover_the_image_once():
     seen = np.zeros((50, 31), int)
     for (y0, y1, x0, x1), (a0, a1, b0, b1) in parts:
         seen[y0:y1, x0:x1] += 1
-        assert a0 == max(0, y0 - 5) and b1 == min(31, x1 + 5)
+        assert (a0, a1) == (max(0, y0 - 5), min(50, y1 + 5))
+        assert (b0, b1) == (max(0, x0 - 5), min(31, x1 + 5))
         assert y1 - y0 <= 16 and x1 - x0 <= 16
     assert (seen == 1).all()
     assert tiles(10, 10, None, 3) == [((0, 10, 0, 10), (0, 10, 0, 10))]
