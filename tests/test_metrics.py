@@ -480,3 +480,63 @@ def test_bad_ssim_arguments(fn):
         fn(good, good, window_size=10)
     with pytest.raises(ValueError, match="sigma must be a positive number, got 0"):
         fn(good, good, sigma=0)
+
+
+# The value checks read each input's bits as integers (srlib.metrics._INT_VIEW): these tests
+# hold the integer test to the float one on the values where the two could part.
+_EDGE_VALUES = [0.0, -0.0, 1.0, 0.5, 1e-45, float("inf"), -float("inf"), float("nan"),
+                -float("nan"), -1e-45, 1.0000001, 0.99999994]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+@pytest.mark.parametrize("value", _EDGE_VALUES)
+@pytest.mark.parametrize("data_range", [1.0, 255.0, 0.1])
+def test_value_check_agrees_with_the_float_definition(dtype, value, data_range):
+    good = torch.full((2, 3, 8, 8), 0.5 * data_range, dtype=dtype)
+    probe = good.clone()
+    probe[1, 2, 7, 7] = value * data_range if math.isfinite(value) else value
+    v = probe[1, 2, 7, 7].double()
+    valid = bool(v >= 0) and bool(v <= data_range)        # False for NaN
+    if valid:
+        psnr(probe, good, data_range=data_range)
+        psnr(good, probe, data_range=data_range)
+    else:
+        for args in ((probe, good), (good, probe)):
+            with pytest.raises(ValueError, match="NaN" if v.isnan() else "outside"):
+                psnr(*args, data_range=data_range)
+
+
+def test_negative_zero_and_sign_bit_nan():
+    ref = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    img = ref.clone()
+    img[0, 0, 0, 0] = -0.0                                  # reads as a negative integer
+    plus = img.clone()
+    plus[0, 0, 0, 0] = 0.0
+    torch.testing.assert_close(psnr(img, ref), psnr(plus, ref), atol=0, rtol=0)
+    torch.testing.assert_close(ssim(ref, img), ssim(ref, plus), atol=0, rtol=0)
+    img[0, 0, 0, 0] = -float("nan")                         # the sign bit set
+    assert torch.signbit(img[0, 0, 0, 0])
+    with pytest.raises(ValueError, match="img contains NaN"):
+        psnr(img, ref)
+
+
+@pytest.mark.parametrize("fn", [psnr, ssim])
+def test_bad_value_in_a_later_chunk_is_found(fn, monkeypatch):
+    # psnr checks the batch chunk by chunk; a bad value in the last image must still count
+    monkeypatch.setattr(metrics, "_CPU_CHUNK_PSNR", 1)
+    ref = torch.rand(5, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    for img, name in ((ref.clone(), "img"), (ref.clone(), "ref")):
+        img[4, 1, 3, 3] = 1.5
+        args = (img, ref) if name == "img" else (ref, img)
+        with pytest.raises(ValueError, match=rf"{name} has values in \[0\.\d+, 1\.5\]"):
+            fn(*args)
+
+
+def test_mixed_dtypes_are_checked_each_in_its_own_bits():
+    ref = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(psnr(ref.half(), ref.double()).double(),
+                          psnr(ref.half().double(), ref.double()), atol=1e-6)
+    bad = ref.double()
+    bad[2, 0, 0, 0] = 1 + 1e-12                             # invisible in float32
+    with pytest.raises(ValueError, match="ref has values"):
+        psnr(ref.half(), bad)
