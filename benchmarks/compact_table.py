@@ -51,10 +51,17 @@ def main(argv: list[str] | None = None) -> dict:
             meta = json.loads((WEIGHTS_DIR / f"{m}_x{s}.json").read_text())
             log = pd.read_csv(WEIGHTS_DIR / f"{m}_x{s}.log.csv")
             model = load_pretrained(m, s)
-            runs.append(dict(model=m, scale=s, epoch=meta["epoch"], epochs=len(log),
+            epoch, init = meta["epoch"], meta["settings"].get("init")
+            prev = meta.get("previous_run")  # a run continued from an earlier run's weights
+            if prev is not None:              # (its log holds both runs, one after the other)
+                first, then = prev["settings"], meta["settings"]
+                epoch += first["epochs"]
+                init = (f"random (seed {first['seed']}), {first['epochs']} epochs at lr "
+                        f"{first['lr']:g}; then {then['epochs']} epochs at lr {then['lr']:g} "
+                        f"from its epoch {prev['epoch']}")
+            runs.append(dict(model=m, scale=s, epoch=epoch, epochs=len(log),
                              val_psnr=meta["val_psnr"], val_bicubic=meta["val_bicubic_psnr"],
-                             minutes=log["seconds"].sum() / 60,
-                             init=meta["settings"].get("init"),
+                             minutes=log["seconds"].sum() / 60, init=init,
                              macs_per_pixel=macs_per_pixel(model)))
     print("\n| weights | kept epoch | T91 validation PSNR (bicubic) | training | started "
           "from | MACs / output pixel |")
