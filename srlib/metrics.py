@@ -220,11 +220,15 @@ def _prepare(
     return _convert(img, ref, data_range, crop_border, y_channel)
 
 
+def _chunk_size(x: torch.Tensor, budget: int) -> int:
+    """Images per chunk of the batch: a few on the CPU, the whole batch on a GPU."""
+    return x.shape[0] if x.device.type != "cpu" else max(1, budget // x[0].numel())
+
+
 def _chunks(x: torch.Tensor, budget: int) -> list[slice]:
     """Slices of the batch dim: a few images each on the CPU, the whole batch on a GPU."""
-    batch = x.shape[0]
-    step = batch if x.device.type != "cpu" else max(1, budget // x[0].numel())
-    return [slice(i, i + step) for i in range(0, batch, step)]
+    step = _chunk_size(x, budget)
+    return [slice(i, i + step) for i in range(0, x.shape[0], step)]
 
 
 # ------------------------------------------------------------------------------- PSNR
@@ -274,13 +278,19 @@ def psnr(
     """
     _check_args(img, ref, data_range, crop_border, y_channel)
     batch_img, batch_ref = (img, ref) if img.ndim == 4 else (img[None], ref[None])
+    step = _chunk_size(batch_img, _CPU_CHUNK_PSNR)
     bits_img, bits_ref = _bit_views(batch_img, batch_ref)
+    plain = (crop_border == 0 and not y_channel and img.dtype == ref.dtype
+             and img.dtype in (torch.float32, torch.float64))  # nothing to convert
     bounds, mse = [], []
-    for s in _chunks(batch_img, _CPU_CHUNK_PSNR):
-        # The value checks read the chunk once from memory; the MSE then finds it in the
-        # CPU caches, so the checks cost about one cheap pass over each input.
-        bounds += [*torch.aminmax(bits_img[s]), *torch.aminmax(bits_ref[s])]
-        x, y = _convert(batch_img[s], batch_ref[s], data_range, crop_border, y_channel)
+    # The value checks read each chunk once from memory; the MSE then finds it in the CPU
+    # caches, so the checks cost about one cheap pass over each input.
+    for x, y, bits_x, bits_y in zip(batch_img.split(step), batch_ref.split(step),
+                                    bits_img.split(step), bits_ref.split(step), strict=True):
+        bounds += torch.aminmax(bits_x)
+        bounds += torch.aminmax(bits_y)
+        if not plain:
+            x, y = _convert(x, y, data_range, crop_border, y_channel)
         mse.append(F.mse_loss(x, y, reduction="none").mean(dim=(1, 2, 3)))
     mse = torch.cat(mse) if len(mse) > 1 else mse[0]
     _check_values(bounds, data_range, img, ref)  # after the work is queued: one sync
