@@ -330,12 +330,19 @@ def anr_regressors(dict_lr: torch.Tensor, dict_hr: torch.Tensor,
         raise ValueError(f"{k} LR atoms but {dict_hr.shape[1]} HR atoms")
     nn = min(neighbours, k)
     lo, hi = dict_lr.double(), dict_hr.double()
+    eye = torch.eye(nn, dtype=lo.dtype)
+    if nn == k:      # every neighbourhood is the whole dictionary: one global regressor
+        glob = 1.01 * hi @ torch.linalg.solve(lo.T @ lo + lam * eye, lo.T)
+        return glob.float().expand(k, -1, -1)
     near = (lo.T @ lo).abs().argsort(dim=1, descending=True, stable=True)[:, :nn]   # (K, nn)
-    lo_n = lo.T[near]                                   # (K, nn, d)
-    hi_n = hi.T[near]                                   # (K, nn, p*p)
-    gram = lo_n @ lo_n.transpose(1, 2) + lam * torch.eye(nn, dtype=lo.dtype)
-    proj = torch.linalg.solve(gram, lo_n)               # (K, nn, d)
-    return (1.01 * hi_n.transpose(1, 2) @ proj).float()
+    out = torch.empty(k, hi.shape[0], lo.shape[0], dtype=torch.float32)
+    chunk = max(1, 2_000_000 // (nn * nn))              # bounds the (chunk, nn, nn) Gram
+    for a in range(0, k, chunk):
+        lo_n = lo.T[near[a:a + chunk]]                  # (c, nn, d)
+        hi_n = hi.T[near[a:a + chunk]]                  # (c, nn, p*p)
+        gram = lo_n @ lo_n.transpose(1, 2) + lam * eye
+        out[a:a + chunk] = (1.01 * hi_n.transpose(1, 2) @ torch.linalg.solve(gram, lo_n)).float()
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -358,7 +365,7 @@ def load_anr(scale: int, path: str | None = None) -> dict[str, torch.Tensor]:
 
 
 def anr_y(y: torch.Tensor, scale: int, model: dict[str, torch.Tensor] | None = None,
-          block: int = 50000) -> torch.Tensor:
+          block: int = 4096) -> torch.Tensor:
     """ANR on an LR Y batch ``(B, 1, h, w)`` (float, e.g. [16/255, 235/255]).
 
     Returns ``(B, 1, h*scale, w*scale)`` float32, not clamped.  ``h`` and ``w`` must be
@@ -382,15 +389,8 @@ def anr_y(y: torch.Tensor, scale: int, model: dict[str, torch.Tensor] | None = N
     out = torch.empty(feats.shape[0], p * p, device=device)
     for start in range(0, feats.shape[0], block):
         f = feats[start:start + block]
-        atom = (f @ dlr).abs().argmax(1)
-        order = torch.argsort(atom)
-        counts = torch.bincount(atom, minlength=dlr.shape[1]).tolist()
-        pos = 0
-        for a, n in enumerate(counts):
-            if n:
-                rows = order[pos:pos + n]
-                out[start + rows] = f[rows] @ proj[a].T
-                pos += n
+        atom = (f @ dlr).abs_().argmax(1)                  # the anchor of every patch
+        out[start:start + block] = torch.bmm(proj[atom], f[:, :, None])[:, :, 0]
     patches = out + _grid(mid, scale, step=1, border=0)    # add the low frequencies back
     cols = patches.reshape(b, -1, p * p).permute(0, 2, 1)
     size = (hh, ww)

@@ -80,6 +80,12 @@ def test_regressors_equal_the_formula():
         n = lo64[:, near]
         want = 1.01 * hi64[:, near] @ np.linalg.inv(n.T @ n + 0.01 * np.eye(10)) @ n.T
         np.testing.assert_allclose(proj[i].numpy(), want, rtol=1e-4, atol=1e-5)
+    # a neighbourhood of every atom is one global regressor (the ANR paper's GR)
+    glob = ex.anr_regressors(lo, hi, neighbours=60)
+    want = 1.01 * hi64 @ np.linalg.inv(lo64.T @ lo64 + 0.01 * np.eye(60)) @ lo64.T
+    assert glob.shape == (60, 9, 6)
+    np.testing.assert_allclose(glob[0].numpy(), want, rtol=1e-4, atol=1e-5)
+    assert torch.equal(glob[0], glob[59])
     with pytest.raises(ValueError, match="60 LR atoms but 59 HR atoms"):
         ex.anr_regressors(lo, hi[:, :59])
 
