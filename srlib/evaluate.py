@@ -77,10 +77,12 @@ from srlib.resize import imresize
 # The registry of upscalers lives in srlib.upscalers (shared with srlib.upscale); it is
 # re-exported here, so `from srlib.evaluate import METHODS, bicubic, srcnn` keeps working.
 from srlib.upscalers import (  # noqa: F401
+    EXAMPLE_BASED,
     INTERPOLATORS,
     METHODS,
     NETWORKS,
     Upscaler,
+    anr,
     bicubic,
     bilinear,
     espcn,
@@ -95,11 +97,13 @@ from srlib.upscalers import (  # noqa: F401
 )
 
 __all__ = [
+    "EXAMPLE_BASED",
     "INTERPOLATORS",
     "METHODS",
     "NETWORKS",
     "PAPER_BICUBIC",
     "PROTOCOLS",
+    "anr",
     "bicubic",
     "benchmark_pairs",
     "bilinear",

@@ -9,7 +9,10 @@ scale to ``(B, 3, h*scale, w*scale)`` in [0, 1]:
   bilinear, bicubic and Lanczos ``imresize``, PyTorch's and Pillow's bicubic, iterative
   back-projection;
 * the networks (:data:`NETWORKS`, chapters 5 and 7) with the weights shipped in
-  ``srlib/weights/``: SRCNN, FSRCNN, ESPCN and the book's residual network, on Y.
+  ``srlib/weights/``: SRCNN, FSRCNN, ESPCN and the book's residual network, on Y;
+* the example-based methods (:data:`EXAMPLE_BASED`, chapter 4): anchored neighbourhood
+  regression (ANR, :mod:`srlib.examples`) with the dictionaries shipped in
+  ``srlib/weights/``, on Y.
 
 For tiled inference (:mod:`srlib.upscale`) every method also states how far its output
 reaches into the LR image: :func:`halo` gives the LR pixels of context a tile needs so that
@@ -40,15 +43,18 @@ from PIL import Image
 from torch import nn
 
 from srlib.color import check_unit_range
+from srlib.examples import anr
 from srlib.models import load_pretrained, upscale
 from srlib.resize import imresize
 
 __all__ = [
+    "EXAMPLE_BASED",
     "INTERPOLATORS",
     "METHODS",
     "NETWORKS",
     "SUPPORT",
     "Upscaler",
+    "anr",
     "bicubic",
     "bilinear",
     "espcn",
@@ -195,6 +201,7 @@ METHODS: dict[str, Upscaler] = {
     "fsrcnn": fsrcnn,
     "espcn": espcn,
     "residual": residual,
+    "anr": anr,
 }
 #: The networks of :data:`METHODS` (shipped weights, Y channel), chapters 5 and 7.
 NETWORKS: tuple[str, ...] = ("srcnn", "fsrcnn", "espcn", "residual")
@@ -202,6 +209,8 @@ NETWORKS: tuple[str, ...] = ("srcnn", "fsrcnn", "espcn", "residual")
 INTERPOLATORS: tuple[str, ...] = (
     "nearest", "bilinear", "bicubic", "torch-bicubic", "pil-bicubic", "lanczos", "ibp",
 )
+#: The example-based (learned, pre-deep-learning) methods of :data:`METHODS`: chapter 4.
+EXAMPLE_BASED: tuple[str, ...] = ("anr",)
 
 
 
@@ -210,10 +219,12 @@ INTERPOLATORS: tuple[str, ...] = (
 #: Half-width of each interpolator's kernel in LR pixels: an output pixel depends on the LR
 #: pixels within this distance of its position (nearest 0.5, triangle 1, cubic 2, Lanczos-3
 #: 3).  IBP repeats a bicubic shrink (kernel stretched to 4 LR pixels) and a bicubic upscale
-#: 5 times after its first upscale: 2 + 5 * (2 + 2) LR pixels.
+#: 5 times after its first upscale: 2 + 5 * (2 + 2) LR pixels.  ANR: the bicubic upscale
+#: (2), its feature filters (1 LR pixel) and the patches of 3 x 3 LR pixels that cover an
+#: output pixel (2): 2 + 1 + 2.
 SUPPORT: dict[str, int] = {
     "nearest": 1, "bilinear": 1, "bicubic": 2, "torch-bicubic": 2, "pil-bicubic": 2,
-    "lanczos": 3, "ibp": 2 + 5 * (2 + 2),
+    "lanczos": 3, "ibp": 2 + 5 * (2 + 2), "anr": 2 + 1 + 2,
 }
 
 

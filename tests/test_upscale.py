@@ -83,7 +83,7 @@ def test_evaluate_re_exports_the_registry():
     assert INTERPOLATORS is up.INTERPOLATORS
     assert bicubic is up.bicubic and srcnn is up.srcnn and ibp is up.ibp
     assert espcn is up.espcn and ev.resolve_method("lanczos")[1] is up.lanczos
-    assert set(up.METHODS) == set(up.INTERPOLATORS) | set(up.NETWORKS)
+    assert set(up.METHODS) == set(up.INTERPOLATORS) | set(up.NETWORKS) | set(up.EXAMPLE_BASED)
 
 
 @pytest.mark.parametrize("module", ["srlib.upscalers", "srlib.upscale", "srlib.evaluate"])
