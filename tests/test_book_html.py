@@ -164,11 +164,6 @@ def test_setup_cell_is_collapsed(site, browser, page):
     assert opened, f"the set-up cell of {page} does not open"
 
 
-# Chapters whose exercises are not written yet (issue 17's other part): their solution cells
-# are still checked below, the count of exercises is not. Remove a page once it has them.
-EXERCISES_PENDING = {"notebooks/04_interpolation"}
-
-
 @pytest.mark.parametrize("page", [p for p in PAGES if (ROOT / f"{p}.ipynb").is_file()])
 def test_exercise_solutions_are_hidden(site, browser, page):
     """Every chapter has >= 2 exercises, each followed by its solution cell, folded away.
@@ -201,8 +196,7 @@ def test_exercise_solutions_are_hidden(site, browser, page):
                 };
             }),
         };""")
-    if page not in EXERCISES_PENDING:
-        assert len(state["exercises"]) >= 2, f"{page}: exercises {state['exercises']}"
+    assert len(state["exercises"]) >= 2, f"{page}: exercises {state['exercises']}"
     numbers = [int(t.split()[1].rstrip(":")) for t in state["exercises"]]
     assert numbers == list(range(1, len(numbers) + 1)), f"{page}: numbered {numbers}"
     assert all(state["followed_by_hidden"]), f"{page}: an exercise without a hidden solution"
