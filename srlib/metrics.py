@@ -82,6 +82,11 @@ def _check_args(
                 f"with `{name}.float() / 255` and data_range=1.0, or with `{name}.float()` "
                 "and data_range=255"
             )
+        if x.dtype not in _INT_VIEW:  # float8 and other formats without these kernels
+            raise TypeError(
+                f"{name} has dtype {x.dtype}; PSNR and SSIM take float16, bfloat16, "
+                f"float32 or float64 tensors: convert it with `{name}.float()`"
+            )
         if x.ndim not in (3, 4):
             raise ValueError(
                 f"{name} must have shape (B, C, H, W) or (C, H, W), got shape {tuple(x.shape)}"
@@ -141,18 +146,14 @@ def _range_bits(dtype: torch.dtype, data_range: float) -> int:
     return int(top.view(_INT_VIEW[dtype]).item())
 
 
-def _bit_views(img: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The inputs' bit patterns as signed integers of the same size (views, no copy)."""
-    return tuple(x.detach().view(_INT_VIEW[x.dtype]) for x in (img, ref))
-
-
 def _minmax(img: torch.Tensor, ref: torch.Tensor) -> list[torch.Tensor]:
     """``[img_lo, img_hi, ref_lo, ref_hi]`` of the inputs' bit patterns, without a sync.
 
-    One integer ``aminmax`` per input (see ``_INT_VIEW``); :func:`_check_values` reads it.
+    One integer ``aminmax`` per input, on a view of its bits (see ``_INT_VIEW``; no copy);
+    :func:`_check_values` reads it.
     """
-    bits_img, bits_ref = _bit_views(img, ref)
-    return [*torch.aminmax(bits_img), *torch.aminmax(bits_ref)]
+    return [bound for x in (img, ref)
+            for bound in torch.aminmax(x.detach().view(_INT_VIEW[x.dtype]))]
 
 
 def _check_values(
@@ -279,20 +280,14 @@ def psnr(
     _check_args(img, ref, data_range, crop_border, y_channel)
     batch_img, batch_ref = (img, ref) if img.ndim == 4 else (img[None], ref[None])
     step = _chunk_size(batch_img, _CPU_CHUNK_PSNR)
-    bits_img, bits_ref = _bit_views(batch_img, batch_ref)
-    plain = (crop_border == 0 and not y_channel and img.dtype == ref.dtype
-             and img.dtype in (torch.float32, torch.float64))  # nothing to convert
     bounds, mse = [], []
     # The value checks read each chunk once from memory; the MSE then finds it in the CPU
     # caches, so the checks cost about one cheap pass over each input.
-    for x, y, bits_x, bits_y in zip(batch_img.split(step), batch_ref.split(step),
-                                    bits_img.split(step), bits_ref.split(step), strict=True):
-        bounds += torch.aminmax(bits_x)
-        bounds += torch.aminmax(bits_y)
-        if not plain:
-            x, y = _convert(x, y, data_range, crop_border, y_channel)
+    for x, y in zip(batch_img.split(step), batch_ref.split(step), strict=True):
+        bounds += _minmax(x, y)
+        x, y = _convert(x, y, data_range, crop_border, y_channel)
         mse.append(F.mse_loss(x, y, reduction="none").mean(dim=(1, 2, 3)))
-    mse = torch.cat(mse) if len(mse) > 1 else mse[0]
+    mse = torch.cat(mse)
     _check_values(bounds, data_range, img, ref)  # after the work is queued: one sync
     out_dtype = torch.promote_types(img.dtype, ref.dtype)
     return (10.0 * torch.log10(data_range**2 / mse)).to(out_dtype)

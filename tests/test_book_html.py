@@ -184,7 +184,8 @@ def test_exercise_solutions_are_hidden(site, browser, page):
         const hidden = [...document.querySelectorAll('main div.cell.tag_hide-cell')];
         return {
             exercises: exercises.map(a => a.querySelector('.admonition-title').innerText.trim()),
-            followed_by_hidden: exercises.map(a => !!next_cell(a)?.classList.contains('tag_hide-cell')),
+            followed_by_hidden: exercises.map(
+                a => !!next_cell(a)?.classList.contains('tag_hide-cell')),
             solutions: hidden.map(c => {
                 const details = c.querySelector('details.hide');
                 return {

@@ -433,6 +433,8 @@ def test_bad_inputs(fn):
         TypeError, match=r"float tensor.*uint8.*ref\.float\(\) / 255.*data_range=255"
     ):
         fn(good, (good * 255).to(torch.uint8))
+    with pytest.raises(TypeError, match=r"dtype torch.float8_e4m3fn; .*`img\.float\(\)`"):
+        fn(good.to(torch.float8_e4m3fn), good)
     with pytest.raises(ValueError, match=r"\(B, C, H, W\) or \(C, H, W\), got shape \(16, 16\)"):
         fn(good[0, 0], good[0, 0])
     with pytest.raises(ValueError, match=r"\(B, C, H, W\) or \(C, H, W\), got shape \(1, 1, 3"):
