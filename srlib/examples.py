@@ -47,8 +47,8 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -57,7 +57,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from srlib.color import check_unit_range, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from srlib import cli
+from srlib.color import check_unit_range, rgb_to_ycbcr, ycbcr_to_rgb
 from srlib.resize import imresize
 
 __all__ = [
@@ -230,16 +231,6 @@ def ksvd(x: torch.Tensor, atoms: int = 1024, sparsity: int = 3, iterations: int 
 
 
 # ----------------------------------------------------------------------- training
-def _read_y(path: Path) -> torch.Tensor:
-    """Y of MATLAB's ``rgb2ycbcr`` on the uint8 image, on 8-bit levels: ``(1, 1, H, W)``."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255
-    y = rgb_to_y(torch.from_numpy(rgb).permute(2, 0, 1)[None])
-    return (y * 255).round() / 255
-
-
 def _t91_training_files() -> list[Path]:
     from srlib.data import t91_dir
     from srlib.train import list_images, split_images
@@ -247,11 +238,17 @@ def _t91_training_files() -> list[Path]:
     return split_images(list_images(t91_dir()))[0]
 
 
-def _pairs(y: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mid-res (bicubic of the bicubic-shrunk image) and HR, both modcropped."""
-    h, w = (s - s % scale for s in y.shape[-2:])
-    hr = y[..., :h, :w]
-    return imresize(imresize(hr, 1 / scale), scale), hr
+def _pairs(path: Path, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mid-res Y (the bicubic upscale of the LR Y) and HR Y of one file, modcropped.
+
+    The LR image is the papers' (:func:`srlib.train.degrade_y`, ``protocol="y"``): Y of the
+    uint8 image rounded to 8-bit levels, shrunk by MATLAB's bicubic ``imresize``.  The file
+    is read by :func:`srlib.io.read_image` (errors name the file).
+    """
+    from srlib.train import degrade_y, load_hr
+
+    lr, hr = degrade_y(load_hr(path), scale)
+    return imresize(lr, scale), hr
 
 
 def train_anr(scale: int, files: list[str | Path] | None = None, atoms: int = 1024,
@@ -280,7 +277,7 @@ def train_anr(scale: int, files: list[str | Path] | None = None, atoms: int = 10
         raise ValueError("no training images")
     feats, targets = [], []
     for path in paths:
-        mid, hr = _pairs(_read_y(path), scale)
+        mid, hr = _pairs(path, scale)
         if min(hr.shape[-2:]) < (WINDOW + 2) * scale:
             continue
         feats.append(features(mid, scale, step=WINDOW - 1, border=1))
@@ -423,24 +420,39 @@ def anr(lr: torch.Tensor, scale: int) -> torch.Tensor:
 # ----------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> None:
     """``python -m srlib.examples --scale 3 --out anr_x3.npz``: train ANR on T91."""
-    parser = argparse.ArgumentParser(
+    from srlib.train import _replace_atomic  # train sits above this module: imported here
+
+    parser = cli.parser(
         "python -m srlib.examples",
-        description="Train ANR (Timofte et al. 2013) on the T91 training split and save "
-                    "its PCA basis and dictionaries as .npz.")
-    parser.add_argument("--scale", type=int, required=True)
-    parser.add_argument("--out", required=True, help="the .npz file to write")
-    parser.add_argument("--atoms", type=int, default=1024)
-    parser.add_argument("--iterations", type=int, default=20)
-    parser.add_argument("--max-patches", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=1)
+        "Train ANR (Timofte et al. 2013) on the T91 training split and save its PCA basis "
+        "and dictionaries as .npz.")
+    parser.add_argument("--scale", type=cli.positive_int, required=True,
+                        help="upscaling factor (>= 2)")
+    parser.add_argument("--out", type=Path, required=True, help="the .npz file to write")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --out if it exists")
+    parser.add_argument("--atoms", type=cli.positive_int, default=1024)
+    parser.add_argument("--iterations", type=cli.positive_int, default=20)
+    parser.add_argument("--max-patches", type=cli.positive_int, default=None)
+    parser.add_argument("--threads", type=cli.positive_int, default=1)
     args = parser.parse_args(argv)
+    if args.out.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.out} exists: choose another --out, or pass --overwrite "
+                              "to replace it")
+    if not args.out.parent.is_dir():
+        raise FileNotFoundError(f"the folder of --out, {args.out.parent}, does not exist")
     torch.set_num_threads(args.threads)
     model = train_anr(args.scale, atoms=args.atoms, iterations=args.iterations,
                       max_patches=args.max_patches, verbose=True)
-    np.savez_compressed(args.out, **model)
-    print(json.dumps({"out": args.out, "seconds": round(float(model["seconds"]), 1),
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:   # a file object: numpy adds no ".npz" to the name
+            np.savez_compressed(fh, **model)
+
+    _replace_atomic(args.out, write)  # a killed run leaves no half-written file at --out
+    print(json.dumps({"out": str(args.out), "seconds": round(float(model["seconds"]), 1),
                       "patches": int(model["patches"]), "pca_dims": model["pca"].shape[1]}))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

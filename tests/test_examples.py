@@ -176,3 +176,26 @@ def test_training_smoke_on_tiny_images(tmp_path):
         ex.train_anr(1, files=files)
     with pytest.raises(ValueError, match="no training images"):
         ex.train_anr(2, files=[])
+
+
+def test_training_refuses_a_file_that_is_not_an_image(tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    with pytest.raises(ValueError, match="notes.png"):   # srlib.io.ImageReadError names it
+        ex.train_anr(2, files=[bad])
+
+
+def test_cli_errors_are_one_line_and_nothing_is_overwritten(tmp_path, capsys):
+    from srlib import cli
+
+    out = tmp_path / "anr_x3.npz"
+    out.write_bytes(b"keep me")
+    assert cli.run(ex.main, ["--scale", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "exists" in err and "--overwrite" in err
+    assert out.read_bytes() == b"keep me"
+    assert cli.run(ex.main, ["--scale", "3", "--out", str(tmp_path / "no" / "x.npz")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        ex.main(["--scale", "0", "--out", str(out)])
+    assert stop.value.code == 2 and "positive integer" in capsys.readouterr().err
