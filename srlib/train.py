@@ -124,6 +124,7 @@ __all__ = [
     "main",
     "make_patches",
     "pick_device",
+    "rescaled",
     "resolve_data_dir",
     "save_checkpoint",
     "split_images",
@@ -139,10 +140,11 @@ LOG_FIELDS: tuple[str, ...] = ("epoch", "step", "loss", "val_psnr", "lr", "secon
 # Settings that must not change when a run is resumed (the number of epochs may grow).
 _FIXED_ON_RESUME = ("scale", "model", "model_kwargs", "config", "padding", "batch_size",
                     "lr", "lr_last_factor", "schedule", "loss", "patch_size", "stride",
-                    "augment", "val_fraction", "seed", "max_images", "data_files",
-                    "data_sha256")
+                    "augment", "rescale", "val_fraction", "seed", "max_images",
+                    "data_files", "data_sha256")
 # What a checkpoint saved before those settings existed was trained with.
-_OLD_DEFAULTS = dict(model="srcnn", model_kwargs={}, schedule="constant", loss="mse")
+_OLD_DEFAULTS = dict(model="srcnn", model_kwargs={}, schedule="constant", loss="mse",
+                     rescale=[])
 #: Exit code of ``python -m srlib.train`` when the best weights score below bicubic.
 EXIT_BELOW_BICUBIC = 3
 
@@ -285,31 +287,71 @@ def extract_patches(
 
 
 def make_patches(
-    files: list[Path], scale: int, patch_size: int = 33, stride: int = 14, shrink: int = 0
+    files: list[Path], scale: int, patch_size: int = 33, stride: int = 14, shrink: int = 0,
+    rescale: tuple[float, ...] = (),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """All training sub-images of ``files``: ``(N, 1, p, p)`` inputs, ``(N, 1, t, t)`` targets.
 
     ``t = p - shrink``; float32 in [0, 1] (inputs may overshoot slightly: bicubic).
+    ``rescale``: also cut sub-images from copies of each image shrunk by these factors
+    (:func:`rescaled`).
     """
     inputs, targets = [], []
     for f in files:
-        x, y = extract_patches(*_degrade_file(f, scale), patch_size, stride, shrink)
-        inputs.append(x)
-        targets.append(y)
+        for hr in rescaled(_load_training_image(f, scale), rescale, scale):
+            x, y = extract_patches(*degrade(hr, scale), patch_size, stride, shrink)
+            inputs.append(x)
+            targets.append(y)
     if not inputs or sum(len(x) for x in inputs) == 0:
         raise ValueError(f"no {patch_size}x{patch_size} sub-images in {len(files)} images")
     return torch.cat(inputs), torch.cat(targets)
+
+
+def _load_training_image(path: Path, scale: int) -> torch.Tensor:
+    """:func:`load_hr` of an image file; an image too small for ``scale`` names the file."""
+    hr = load_hr(path)
+    if min(hr.shape[-2:]) < scale:
+        raise ValueError(f"{path} is {hr.shape[-1]}x{hr.shape[-2]} pixels, smaller than the "
+                         f"scale {scale}: remove it from the training folder")
+    return hr
 
 
 def _degrade_file(path: Path, scale: int, post: bool = False
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`degrade` (:func:`degrade_y` if ``post``) of an image file; an image too small
     for ``scale`` names the file."""
-    hr = load_hr(path)
-    if min(hr.shape[-2:]) < scale:
-        raise ValueError(f"{path} is {hr.shape[-1]}x{hr.shape[-2]} pixels, smaller than the "
-                         f"scale {scale}: remove it from the training folder")
+    hr = _load_training_image(path, scale)
     return degrade_y(hr, scale) if post else degrade(hr, scale)
+
+
+def rescaled(hr: torch.Tensor, factors: tuple[float, ...], scale: int = 1
+             ) -> list[torch.Tensor]:
+    """``hr`` and copies of it shrunk by each of ``factors`` (scale augmentation).
+
+    FSRCNN's data augmentation (Dong, Loy, Tang, ECCV 2016, section 4.1): "we downscale
+    the images with the factors 0.9, 0.8, 0.7 and 0.6", which gives the network more
+    sub-images at other levels of detail.  Each copy is MATLAB's bicubic ``imresize`` of
+    the uint8 image (:func:`srlib.resize.imresize`, antialiased, rounded to uint8); copies
+    with a side below ``scale`` pixels are left out.
+
+    Args:
+        hr: ``(1, 3, H, W)`` uint8 RGB.
+        factors: shrink factors in (0, 1), e.g. ``(0.9, 0.8, 0.7, 0.6)``; ``()`` for none.
+        scale: the upscaling factor the copies will be degraded with.
+
+    Returns:
+        ``[hr, imresize(hr, factors[0]), ...]``, uint8.
+
+    >>> hr = torch.zeros(1, 3, 20, 30, dtype=torch.uint8)
+    >>> [tuple(x.shape[-2:]) for x in rescaled(hr, (0.5,))]
+    [(20, 30), (10, 15)]
+    """
+    out = [hr]
+    for f in factors:
+        small = imresize(hr, f)
+        if min(small.shape[-2:]) >= scale:
+            out.append(small)
+    return out
 
 
 def _validation_pairs(files: list[Path], scale: int, post: bool = False
@@ -392,18 +434,21 @@ def extract_lr_patches(
 
 
 def make_lr_patches(
-    files: list[Path], scale: int, patch_size: int = 16, stride: int = 4
+    files: list[Path], scale: int, patch_size: int = 16, stride: int = 4,
+    rescale: tuple[float, ...] = (),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """All training sub-images of ``files`` for a post-upsampling model (:func:`degrade_y`).
 
     Returns ``(N, 1, p, p)`` LR and ``(N, 1, p * scale, p * scale)`` HR Y sub-images.
+    ``rescale``: also cut sub-images from copies of each image shrunk by these factors
+    (:func:`rescaled`).
     """
     inputs, targets = [], []
     for f in files:
-        x, y = extract_lr_patches(*_degrade_file(f, scale, post=True), scale, patch_size,
-                                  stride)
-        inputs.append(x)
-        targets.append(y)
+        for hr in rescaled(_load_training_image(f, scale), rescale, scale):
+            x, y = extract_lr_patches(*degrade_y(hr, scale), scale, patch_size, stride)
+            inputs.append(x)
+            targets.append(y)
     if not inputs or sum(len(x) for x in inputs) == 0:
         raise ValueError(f"no {patch_size}x{patch_size} LR sub-images in {len(files)} images "
                          f"at x{scale}: use a smaller patch_size")
@@ -658,6 +703,20 @@ def _check_settings(scale, config, padding, epochs, batch_size, patch_size, stri
         )
 
 
+def _check_rescale(rescale) -> tuple[float, ...]:
+    """``rescale`` as a tuple of floats, each in (0, 1); else a ``ValueError`` saying why."""
+    try:
+        factors = tuple(float(f) for f in rescale)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"rescale must be a sequence of shrink factors such as (0.9, 0.8), "
+                         f"got {rescale!r}") from err
+    bad = [f for f in factors if not 0 < f < 1]
+    if bad or len(set(factors)) != len(factors):
+        raise ValueError(f"rescale factors must be distinct numbers between 0 and 1 "
+                         f"(shrink factors, e.g. 0.9 0.8 0.7 0.6), got {list(factors)}")
+    return factors
+
+
 def _warn_if_below_bicubic(best: float, bicubic: float) -> bool:
     """Warn loudly (and return True) if the best validation PSNR is below bicubic's."""
     if not best < bicubic:  # also False for NaN (no validation images)
@@ -815,16 +874,18 @@ def weights_name(name: str, scale: int, config: str = "9-5-5") -> str:
 
 # ----------------------------------------------------------------------- the loop's parts
 def training_data(name: str, files: list[Path], scale: int, patch_size: int, stride: int,
-                  shrink: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+                  shrink: int = 0, rescale: tuple[float, ...] = ()
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """The training sub-images of a model, all in memory: ``(inputs, targets)``.
 
     SRCNN: bicubic-upscaled Y ``(N, 1, p, p)`` and the centre of the HR Y the output
     covers (:func:`make_patches`); the others: LR Y ``(N, 1, p, p)`` and HR Y
-    ``(N, 1, p * scale, p * scale)`` (:func:`make_lr_patches`).
+    ``(N, 1, p * scale, p * scale)`` (:func:`make_lr_patches`).  ``rescale``: shrink
+    factors of the scale augmentation (:func:`rescaled`).
     """
     if name == "srcnn":
-        return make_patches(files, scale, patch_size, stride, shrink)
-    return make_lr_patches(files, scale, patch_size, stride)
+        return make_patches(files, scale, patch_size, stride, shrink, rescale)
+    return make_lr_patches(files, scale, patch_size, stride, rescale)
 
 
 def train_step(model, optimizer, xb: torch.Tensor, yb: torch.Tensor, loss_fn,
@@ -905,6 +966,7 @@ def train(
     patch_size: int | None = None,
     stride: int | None = None,
     augment: bool | None = None,
+    rescale: tuple[float, ...] = (),
     val_fraction: float = 0.1,
     max_images: int | None = None,
     seed: int = 0,
@@ -947,6 +1009,10 @@ def train(
             ``"l1"``; ``patch_size`` and ``stride`` in pixels of the network's input (the
             bicubic image for SRCNN, the LR image for the others); ``augment`` applies a
             random flip/rotation (one of 8) to each batch.
+        rescale: scale augmentation: also train on copies of each training image shrunk
+            by these factors, e.g. ``(0.9, 0.8, 0.7, 0.6)`` as FSRCNN's paper does
+            (:func:`rescaled`; 3.3x as many sub-images, 3.3x longer epochs); default none.
+            The validation images are never rescaled.
         lr_last_factor: SRCNN and FSRCNN: learning rate of SRCNN's last layer and of
             FSRCNN's deconvolution as a fraction of ``lr`` (0.1 as in the papers: 1e-4 and
             1e-5 for SRCNN, 1e-3 and 1e-4 for FSRCNN; 1.0 for a single learning rate).
@@ -1015,6 +1081,7 @@ def train(
     _check_settings(scale, config, padding, epochs, batch_size, patch_size, stride, lr,
                     lr_last_factor, max_images, threads, save_every, check_every, seed,
                     name)
+    rescale = _check_rescale(rescale)
     rank, world_size, _ = distributed.world()
     _check_world(batch_size, world_size)
     resume = resume or distributed.restarted()
@@ -1044,7 +1111,7 @@ def train(
     net = build_model(name, scale, config, padding, model_kwargs)
     post = getattr(net, "upsampling", "pre") == "post"
     inputs, targets = training_data(name, train_files, scale, patch_size, stride,
-                                    getattr(net, "shrink", 0))
+                                    getattr(net, "shrink", 0), rescale)
     if len(inputs) < batch_size:
         raise ValueError(
             f"only {len(inputs)} sub-images for batch_size={batch_size}: use more images "
@@ -1060,7 +1127,8 @@ def train(
         scale=scale, model=name, model_kwargs=dict(model_kwargs or {}), config=config,
         padding=padding, batch_size=batch_size, lr=lr, lr_last_factor=lr_last_factor,
         schedule=schedule, loss=loss, patch_size=patch_size, stride=stride,
-        augment=augment, val_fraction=val_fraction, seed=seed, max_images=max_images,
+        augment=augment, rescale=list(rescale), val_fraction=val_fraction, seed=seed,
+        max_images=max_images,
         data_dir=str(folder), data_files=[f.name for f in files],
         data_sha256=[file_sha256(f) for f in files],
         val_files=[f.name for f in val_files], epochs=epochs,
@@ -1224,6 +1292,9 @@ def _parser():
                    help="step between sub-images, pixels (recipe: 14 for SRCNN, 4)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random flips/rotations (recipe: off for SRCNN, on for the others)")
+    p.add_argument("--rescale", type=float, nargs="+", default=(), metavar="FACTOR",
+                   help="scale augmentation: also train on copies of the images shrunk by "
+                        "these factors (FSRCNN's paper: 0.9 0.8 0.7 0.6) (default: none)")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="part of the images held out for validation, in [0, 1)")
     p.add_argument("--max-images", type=pos, default=None,
@@ -1267,8 +1338,9 @@ def _train_from_args(a: argparse.Namespace) -> dict:
             model_kwargs=sizes or None, batch_size=a.batch_size, lr=a.lr,
             schedule=a.schedule, loss=a.loss,
             lr_last_factor=a.lr_last_factor, padding=a.padding, patch_size=a.patch_size,
-            stride=a.stride, augment=a.augment, val_fraction=a.val_fraction,
-            max_images=a.max_images, seed=a.seed, resume=a.resume, overwrite=a.overwrite,
+            stride=a.stride, augment=a.augment, rescale=tuple(a.rescale),
+            val_fraction=a.val_fraction, max_images=a.max_images, seed=a.seed,
+            resume=a.resume, overwrite=a.overwrite,
             init=a.init, device=a.device, amp=a.amp, channels_last=a.channels_last,
             compile=a.compile, threads=a.threads, save_every=a.save_every,
             progress=not a.no_progress, backend=a.backend,

@@ -24,7 +24,16 @@ from srlib.models import (
     weights_path,
 )
 from srlib.resize import imresize
-from srlib.train import degrade_y, extract_lr_patches, lr_factor, make_lr_patches, train
+from srlib.train import (
+    degrade_y,
+    extract_lr_patches,
+    load_hr,
+    lr_factor,
+    make_lr_patches,
+    make_patches,
+    rescaled,
+    train,
+)
 
 torch.set_num_threads(1)
 NETS = [FSRCNN, ESPCN, ResidualSR]
@@ -159,6 +168,46 @@ def test_make_lr_patches_counts_t91():
     assert y.shape[-1] == 64 and len(x) == len(y) > 100
 
 
+def test_rescaled_copies_are_matlabs_shrinks_of_the_uint8_image():
+    hr = load_hr(t91_dir() / "t1.png")
+    copies = rescaled(hr, (0.9, 0.6), 3)
+    assert len(copies) == 3 and copies[0] is hr
+    for f, c in zip((0.9, 0.6), copies[1:], strict=True):
+        assert c.dtype == torch.uint8
+        assert torch.equal(c, imresize(hr, f))
+        assert c.shape[-2:] == tuple(-(-n * f // 1) for n in hr.shape[-2:])
+    tiny = torch.zeros(1, 3, 5, 40, dtype=torch.uint8)     # 0.5 of 5 rows: 3 < scale 4
+    assert [tuple(c.shape[-2:]) for c in rescaled(tiny, (0.9, 0.5), 4)] == [(5, 40), (5, 36)]
+    assert rescaled(hr, ()) == [hr]
+
+
+@pytest.mark.parametrize("make, kw", [(make_lr_patches, dict(patch_size=16, stride=4)),
+                                      (make_patches, dict(patch_size=33, stride=14))])
+def test_rescale_adds_the_sub_images_of_the_shrunk_copies(make, kw):
+    """Scale augmentation keeps every plain sub-image (first, in the same order) and adds
+    exactly those of the shrunk copies, degraded the same way."""
+    files = sorted(t91_dir().glob("*.png"))[:2]
+    plain = [make([f], 3, **kw) for f in files]
+    more = make(files, 3, rescale=(0.8, 0.6), **kw)
+    i = 0
+    for f, (x, y) in zip(files, plain, strict=True):
+        assert torch.equal(more[0][i:i + len(x)], x) and torch.equal(more[1][i:i + len(y)], y)
+        i += len(x)
+        for c in rescaled(load_hr(f), (0.8, 0.6), 3)[1:]:
+            cx, cy = (extract_lr_patches(*degrade_y(c, 3), 3, **kw) if make is make_lr_patches
+                      else train_patches_of(c, **kw))
+            assert torch.equal(more[0][i:i + len(cx)], cx)
+            assert torch.equal(more[1][i:i + len(cy)], cy)
+            i += len(cx)
+    assert i == len(more[0]) == len(more[1]) > sum(len(x) for x, _ in plain) * 1.5
+
+
+def train_patches_of(hr, patch_size, stride):
+    from srlib.train import degrade, extract_patches
+
+    return extract_patches(*degrade(hr, 3), patch_size, stride, 0)
+
+
 def test_lr_schedules():
     assert [lr_factor("constant", s, 10) for s in (0, 9)] == [1.0, 1.0]
     assert lr_factor("cosine", 0, 10) == 1.0 and lr_factor("cosine", 10, 10) == 0.0
@@ -223,6 +272,32 @@ def test_resume_continues_the_schedule_exactly(tiny, tmp_path, monkeypatch):
     lr_once = (tmp_path / "once" / "log.csv").read_text().splitlines()
     lr_cut = (tmp_path / "cut" / "log.csv").read_text().splitlines()
     assert [r.split(",")[4] for r in lr_once] == [r.split(",")[4] for r in lr_cut]
+
+
+@pytest.mark.filterwarnings("ignore:the best validation PSNR")   # 1 epoch: below bicubic
+def test_rescale_is_recorded_fixed_on_resume_and_checked(tiny, tmp_path, capsys):
+    from srlib import cli
+    from srlib.train import _command
+
+    kw = dict(model="fsrcnn", data_dir=tiny, **KW)
+    plain = train(3, epochs=1, out_dir=tmp_path / "plain", **kw)
+    r = train(3, epochs=1, out_dir=tmp_path / "run", rescale=(0.9, 0.7), **kw)
+    assert r["train_patches"] > 1.5 * plain["train_patches"]
+    assert r["val_bicubic_psnr"] == plain["val_bicubic_psnr"]      # validation not rescaled
+    meta = json.loads((tmp_path / "run" / "fsrcnn_x3.json").read_text())
+    assert meta["settings"]["rescale"] == [0.9, 0.7]
+    with pytest.raises(ValueError, match=r"rescale: \[0.9, 0.7\] -> \[0.9\]"):
+        train(3, epochs=2, out_dir=tmp_path / "run", rescale=(0.9,), resume=True, **kw)
+    for bad in ((1.0,), (0.5, 0.5), (0,), ("x",), 0.5):
+        with pytest.raises(ValueError, match="rescale"):
+            train(3, epochs=1, out_dir=tmp_path / "bad", rescale=bad, **kw)
+    capsys.readouterr()
+    code = cli.run(_command, ["--model", "fsrcnn", "--scale", "3", "--epochs", "1",
+                              "--data", str(tiny), "--out", str(tmp_path / "cli"), "--no-progress",
+                              "--rescale", "1.5"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "between 0 and 1" in err, err
+    assert not (tmp_path / "cli" / "last.pt").exists()
 
 
 def test_init_from_another_scale_keeps_all_but_the_output_layer(tiny, tmp_path):
