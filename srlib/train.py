@@ -328,11 +328,13 @@ def rescaled(hr: torch.Tensor, factors: tuple[float, ...], scale: int = 1
              ) -> list[torch.Tensor]:
     """``hr`` and copies of it shrunk by each of ``factors`` (scale augmentation).
 
-    FSRCNN's data augmentation (Dong, Loy, Tang, ECCV 2016, section 4.1): "we downscale
-    the images with the factors 0.9, 0.8, 0.7 and 0.6", which gives the network more
-    sub-images at other levels of detail.  Each copy is MATLAB's bicubic ``imresize`` of
-    the uint8 image (:func:`srlib.resize.imresize`, antialiased, rounded to uint8); copies
-    with a side below ``scale`` pixels are left out.
+    FSRCNN's data augmentation (Dong, Loy, Tang, ECCV 2016) downscales every training
+    image by 0.9, 0.8, 0.7 and 0.6 (and rotates it), as the public re-implementation
+    yjn870/FSRCNN-pytorch does too (``prepare.py --with-aug``, with PIL's bicubic): more
+    sub-images, at other levels of detail.  Here each copy is MATLAB's bicubic
+    ``imresize`` of the uint8 image (:func:`srlib.resize.imresize`, antialiased, rounded
+    to uint8); copies with a side below ``scale`` pixels are left out.  (The rotations
+    are :func:`train`'s ``augment``, drawn per batch.)
 
     Args:
         hr: ``(1, 3, H, W)`` uint8 RGB.
