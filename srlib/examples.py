@@ -59,6 +59,7 @@ import torch.nn.functional as F
 
 from srlib import cli
 from srlib.color import check_unit_range, rgb_to_ycbcr, ycbcr_to_rgb
+from srlib.io import write_atomic
 from srlib.resize import imresize
 
 __all__ = [
@@ -420,8 +421,6 @@ def anr(lr: torch.Tensor, scale: int) -> torch.Tensor:
 # ----------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> None:
     """``python -m srlib.examples --scale 3 --out anr_x3.npz``: train ANR on T91."""
-    from srlib.train import _replace_atomic  # train sits above this module: imported here
-
     parser = cli.parser(
         "python -m srlib.examples",
         "Train ANR (Timofte et al. 2013) on the T91 training split and save its PCA basis "
@@ -449,7 +448,7 @@ def main(argv: list[str] | None = None) -> None:
         with open(tmp, "wb") as fh:   # a file object: numpy adds no ".npz" to the name
             np.savez_compressed(fh, **model)
 
-    _replace_atomic(args.out, write)  # a killed run leaves no half-written file at --out
+    write_atomic(args.out, write)  # a killed run leaves no half-written file at --out
     print(json.dumps({"out": str(args.out), "seconds": round(float(model["seconds"]), 1),
                       "patches": int(model["patches"]), "pca_dims": model["pca"].shape[1]}))
 

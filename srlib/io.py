@@ -45,9 +45,11 @@ optionally), so that every module that reads an image can use it.
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 import warnings
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +57,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = ["MAX_PIXELS", "MODES", "ImageReadError", "file_sha256", "image_bits",
-           "image_to_tensor", "read_image", "read_image_info"]
+           "image_to_tensor", "read_image", "read_image_info", "write_atomic"]
 
 #: ``mode`` values of :func:`read_image`.
 MODES: tuple[str, ...] = ("RGB", "L", "keep")
@@ -249,6 +251,32 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Write a file through a temporary one beside it, then rename that onto ``path``.
+
+    ``write(tmp)`` writes the whole file to ``tmp``, a hidden name in the same folder that
+    keeps ``path``'s suffix (``.last.pt.tmp.pt`` for ``last.pt``: writers that choose the
+    format by the suffix still work).  ``os.replace`` then puts it in place in one step,
+    so nobody ever sees a half-written ``path``: an error or Ctrl-C while writing leaves
+    ``path`` as it was and removes the temporary file; after a SIGKILL the next write to
+    the same path replaces it.  Every file srlib writes (training checkpoints, weights,
+    logs, ANR dictionaries, upscaled images) goes through here.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> write_atomic(d / "a.txt", lambda tmp: tmp.write_text("done"))
+    >>> (d / "a.txt").read_text(), [p.name for p in d.iterdir()]
+    ('done', ['a.txt'])
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------ reading with its metadata

@@ -104,7 +104,7 @@ from tqdm import tqdm  # text bar: a widget bar can stall the book's notebook ex
 from srlib import cli, distributed
 from srlib.color import rgb_to_y
 from srlib.data import SCALES, t91_dir
-from srlib.io import file_sha256, read_image
+from srlib.io import file_sha256, read_image, write_atomic
 from srlib.metrics import psnr
 from srlib.models import COMPACT, CONFIGS, PADDINGS, WEIGHTS_DIR, _run_y, bicubic_y, build
 from srlib.resize import imresize, modcrop
@@ -732,15 +732,8 @@ def _warn_if_below_bicubic(best: float, bicubic: float) -> bool:
     return True
 
 
-def _replace_atomic(path: Path, write) -> None:
-    """``write(tmp)`` a file beside ``path``, then rename it: a kill leaves no half file."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _save_atomic(obj, path: Path) -> None:
-    _replace_atomic(path, lambda tmp: torch.save(obj, tmp))
+    write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def _cpu_weights(model: torch.nn.Module) -> dict:
@@ -811,7 +804,7 @@ def _write_log(path: Path, rows: list[dict]) -> None:
             writer.writeheader()
             writer.writerows(rows)
 
-    _replace_atomic(path, write)
+    write_atomic(path, write)
 
 
 # ------------------------------------------------------------------------------- recipes
@@ -931,7 +924,7 @@ def _write_weights(model, path: Path, meta: dict) -> None:
     """The best weights (a plain CPU ``state_dict``) and their ``.json``, atomically."""
     _save_atomic(_cpu_weights(model), path)
     text = json.dumps(meta, indent=1)
-    _replace_atomic(path.with_suffix(".json"), lambda tmp: tmp.write_text(text))
+    write_atomic(path.with_suffix(".json"), lambda tmp: tmp.write_text(text))
 
 
 def save_checkpoint(path: Path, model, optimizer, epoch: int, step: int, best_psnr: float,
@@ -1166,9 +1159,12 @@ def train(
         if save_every and epoch % save_every == 0:
             (out / "epochs").mkdir(exist_ok=True)
             _save_atomic(_cpu_weights(net), out / "epochs" / f"epoch_{epoch:04d}.pt")
+        # The log before the checkpoint: a kill between the two leaves a log one row ahead,
+        # which a resumed run cuts back to the checkpoint's epoch (_read_log); the other
+        # order would lose the epoch's row.
+        _write_log(log_path, log_rows)
         save_checkpoint(ckpt_path, net, optimizer, epoch, step, best_psnr, best_epoch,
                         settings, world_size, (shuffle_gen, aug_gen), cuda)
-        _write_log(log_path, log_rows)
 
     step_model = distributed.wrap(net, device)          # DDP under torchrun
     step_model = torch.compile(step_model) if compile else step_model

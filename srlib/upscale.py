@@ -54,7 +54,7 @@ from tqdm import tqdm
 
 from srlib import cli
 from srlib.color import rgb_to_ycbcr, ycbcr_to_rgb
-from srlib.io import ImageReadError, image_to_tensor, read_image_info
+from srlib.io import ImageReadError, image_to_tensor, read_image_info, write_atomic
 from srlib.models import upscale_y
 from srlib.resize import imresize
 from srlib.upscalers import METHODS, NETWORKS, halo, load_network
@@ -296,7 +296,7 @@ def write_png(path: str | Path, a: np.ndarray, *, icc_profile: bytes | None = No
 
     Pillow writes 16-bit gray only; this writes every kind (gray, gray + alpha, RGB, RGBA)
     at either depth, with an ``iCCP`` chunk for the ICC profile and ``pHYs`` for the DPI.
-    Not atomic by itself (see :func:`_write_atomic`).
+    Not atomic by itself (see :func:`srlib.io.write_atomic`).
     """
     h, w, c = a.shape
     depth = 16 if a.dtype == np.uint16 else 8
@@ -316,17 +316,6 @@ def write_png(path: str | Path, a: np.ndarray, *, icc_profile: bytes | None = No
     Path(path).write_bytes(b"".join(parts))
 
 
-def _write_atomic(dst: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file beside ``dst``, then rename it onto ``dst``."""
-    tmp = dst.with_name(f".{dst.stem}.{os.getpid()}.tmp.png")
-    try:
-        write(tmp)
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _upscale_file(src: Path, plan: _Plan, tile, out_dir, overwrite: bool, progress,
                   log, inputs: set[Path] = frozenset()) -> Path:
     dst = output_path(src, plan.scale, plan.method, out_dir)
@@ -341,7 +330,7 @@ def _upscale_file(src: Path, plan: _Plan, tile, out_dir, overwrite: bool, progre
     array = _upscale_to_array(x, plan, tile, info["bits"], progress)
     dpi = info["dpi"] and tuple(v * plan.scale for v in info["dpi"])
     dst.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(dst, lambda tmp: write_png(tmp, array, icc_profile=info["icc_profile"],
+    write_atomic(dst, lambda tmp: write_png(tmp, array, icc_profile=info["icc_profile"],
                                              dpi=dpi))
     return dst
 

@@ -174,3 +174,24 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="dtype"):
         read_image(path, dtype=torch.int16)
     assert image_bits(path) == 8
+
+
+def test_write_atomic_replaces_whole_or_not_at_all(tmp_path):
+    from srlib.io import write_atomic
+
+    target = tmp_path / "weights.pt"
+    target.write_text("old")
+    seen = []
+
+    def fails(tmp):
+        seen.append(tmp)
+        tmp.write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, fails)
+    assert target.read_text() == "old"                     # untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["weights.pt"]   # no temporary left
+    assert seen[0].parent == tmp_path and seen[0].suffix == ".pt"   # beside it, same suffix
+    write_atomic(target, lambda tmp: tmp.write_text("new"))
+    assert target.read_text() == "new" and len(list(tmp_path.iterdir())) == 1

@@ -224,6 +224,29 @@ def test_resume_after_kill(tiny, tmp_path):
     assert not list(killed.glob("*.tmp*")), "a half-written file was left behind"
 
 
+def test_a_kill_while_saving_an_epoch_loses_no_log_row(tiny, tmp_path, monkeypatch):
+    """The end of an epoch writes its log row and its checkpoint; interrupted between the
+    two (here: while the log of epoch 2 is written), the resumed run's log is the log of a
+    run that never stopped."""
+    kw = dict(data_dir=tiny, lr=1e-3, **KW)
+    full = train(3, "9-1-5", epochs=3, out_dir=tmp_path / "full", **kw)
+    real = train_module._write_log
+
+    def dies_at_epoch_2(path, rows):
+        if len(rows) == 2:
+            raise KeyboardInterrupt
+        real(path, rows)
+
+    monkeypatch.setattr(train_module, "_write_log", dies_at_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(3, "9-1-5", epochs=3, out_dir=tmp_path / "cut", **kw)
+    monkeypatch.setattr(train_module, "_write_log", real)
+    train(3, "9-1-5", epochs=3, out_dir=tmp_path / "cut", resume=True, **kw)
+    cols = lambda f: [r.split(",")[:5] for r in Path(f).read_text().splitlines()]  # noqa: E731
+    assert cols(tmp_path / "cut" / "log.csv") == cols(full["log"])
+    assert len(cols(full["log"])) == 4
+
+
 @pytest.mark.parametrize("check_every", [1, 4])
 def test_nan_guard(tiny, tmp_path, check_every):
     with pytest.raises(FloatingPointError, match=r"step \d+.*lower the learning rate"):
