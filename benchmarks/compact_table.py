@@ -4,9 +4,12 @@ Scores :func:`srlib.evaluate.evaluate` (``protocol="y"``, the papers' Y-channel 
 bicubic and every network with its shipped weights, and prints Markdown tables: mean PSNR /
 SSIM per dataset and scale, the training of each shipped run (kept epoch, T91 validation
 PSNR, minutes: the sum of its log's ``seconds``), and multiply-adds per output pixel.  The
-README and ``srlib/weights/README.md`` quote its output.
+README and ``srlib/weights/README.md`` quote its output.  ``--csv`` also writes the scores
+as ``srlib/weights/compact_scores.csv`` (one row per method, dataset and scale, with the
+SHA-256 of the weights file scored), which chapter 7 reads for Set14 and BSD100 and checks
+against its own Set5 measurement.
 
-    python benchmarks/compact_table.py [--json out.json]
+    python benchmarks/compact_table.py [--json out.json] [--csv]   # ~10 min on 1 thread
 """
 
 from __future__ import annotations
@@ -18,15 +21,23 @@ import sys
 import pandas as pd
 
 from srlib.evaluate import evaluate
-from srlib.models import WEIGHTS_DIR, load_pretrained, macs_per_pixel
+from srlib.io import file_sha256
+from srlib.models import WEIGHTS_DIR, load_pretrained, macs_per_pixel, weights_path
 
 METHODS = ["bicubic", "srcnn", "fsrcnn", "espcn", "residual"]
 DATASETS, SCALES = ["Set5", "Set14", "BSD100"], [2, 3, 4]
+SCORES_CSV = WEIGHTS_DIR / "compact_scores.csv"
+
+
+def weights_sha256(method: str, scale: int) -> str:
+    """SHA-256 of the shipped weights ``method`` is scored with ("" for bicubic)."""
+    return "" if method == "bicubic" else file_sha256(weights_path(method, scale))
 
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", default=None)
+    p.add_argument("--csv", action="store_true", help=f"also write {SCORES_CSV}")
     a = p.parse_args(argv)
     rows = []
     for m in METHODS:
@@ -34,8 +45,14 @@ def main(argv: list[str] | None = None) -> dict:
             for s in SCALES:
                 t = evaluate(m, d, s, protocol="y")
                 rows.append(dict(method=m, dataset=d, scale=s, psnr=t["psnr"].mean(),
-                                 ssim=t["ssim"].mean()))
+                                 ssim=t["ssim"].mean(), weights_sha256=weights_sha256(m, s)))
+                print(m, d, s, f"{rows[-1]['psnr']:.2f}", file=sys.stderr, flush=True)
     scores = pd.DataFrame(rows)
+    if a.csv:
+        tmp = SCORES_CSV.with_suffix(".tmp")
+        scores.to_csv(tmp, index=False, float_format="%.6f")
+        tmp.replace(SCORES_CSV)
+        print(f"wrote {SCORES_CSV}", file=sys.stderr)
     print("| method | scale | " + " | ".join(DATASETS) + " |")
     print("|---|---|" + "---|" * len(DATASETS))
     for m in METHODS:
@@ -56,9 +73,12 @@ def main(argv: list[str] | None = None) -> dict:
             if prev is not None:              # (its log holds both runs, one after the other)
                 first, then = prev["settings"], meta["settings"]
                 epoch += first["epochs"]
-                init = (f"random (seed {first['seed']}), {first['epochs']} epochs at lr "
-                        f"{first['lr']:g}; then {then['epochs']} epochs at lr {then['lr']:g} "
-                        f"from its epoch {prev['epoch']}")
+                start = first.get("init") or f"random (seed {first['seed']})"
+                extra = (" with rescale " + " ".join(f"{f:g}" for f in then["rescale"])
+                         if then.get("rescale") else "")
+                init = (f"{start}, {first['epochs']} epochs at lr {first['lr']:g}; then "
+                        f"{then['epochs']} epochs at lr {then['lr']:g}{extra} from its epoch "
+                        f"{prev['epoch']}")
             runs.append(dict(model=m, scale=s, epoch=epoch, epochs=len(log),
                              val_psnr=meta["val_psnr"], val_bicubic=meta["val_bicubic_psnr"],
                              minutes=log["seconds"].sum() / 60, init=init,
