@@ -21,7 +21,7 @@ import sys
 import pandas as pd
 
 from srlib.evaluate import evaluate
-from srlib.io import file_sha256
+from srlib.io import file_sha256, write_atomic
 from srlib.models import WEIGHTS_DIR, load_pretrained, macs_per_pixel, weights_path
 
 METHODS = ["bicubic", "srcnn", "fsrcnn", "espcn", "residual"]
@@ -49,9 +49,8 @@ def main(argv: list[str] | None = None) -> dict:
                 print(m, d, s, f"{rows[-1]['psnr']:.2f}", file=sys.stderr, flush=True)
     scores = pd.DataFrame(rows)
     if a.csv:
-        tmp = SCORES_CSV.with_suffix(".tmp")
-        scores.to_csv(tmp, index=False, float_format="%.6f")
-        tmp.replace(SCORES_CSV)
+        write_atomic(SCORES_CSV, lambda tmp: scores.to_csv(tmp, index=False,
+                                                           float_format="%.6f"))
         print(f"wrote {SCORES_CSV}", file=sys.stderr)
     print("| method | scale | " + " | ".join(DATASETS) + " |")
     print("|---|---|" + "---|" * len(DATASETS))
