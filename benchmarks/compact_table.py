@@ -10,6 +10,7 @@ SHA-256 of the weights file scored), which chapter 7 reads for Set14 and BSD100 
 against its own Set5 measurement.
 
     python benchmarks/compact_table.py [--json out.json] [--csv]   # ~10 min on 1 thread
+    python benchmarks/compact_table.py --csv --changed   # after new weights: those only
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 from srlib.evaluate import evaluate
 from srlib.io import file_sha256, write_atomic
 from srlib.models import WEIGHTS_DIR, load_pretrained, macs_per_pixel, weights_path
+from srlib.train import run_history
 
 METHODS = ["bicubic", "srcnn", "fsrcnn", "espcn", "residual"]
 DATASETS, SCALES = ["Set5", "Set14", "BSD100"], [2, 3, 4]
@@ -34,15 +36,56 @@ def weights_sha256(method: str, scale: int) -> str:
     return "" if method == "bicubic" else file_sha256(weights_path(method, scale))
 
 
+def training_runs() -> list[dict]:
+    """One dict per shipped network and scale: its kept epoch, validation PSNR, minutes."""
+    runs = []
+    for m in METHODS[2:]:
+        for s in SCALES:
+            meta = json.loads((WEIGHTS_DIR / f"{m}_x{s}.json").read_text())
+            log = pd.read_csv(WEIGHTS_DIR / f"{m}_x{s}.log.csv")
+            model = load_pretrained(m, s)
+            history = run_history(meta)   # several runs: each from the one before's weights
+            last = history[-1]
+            epoch, init = last["epoch"] + last["rows"].start, history[0]["settings"].get("init")
+            if len(history) > 1:              # (the log holds them all, one after the other)
+                def run_text(st: dict) -> str:
+                    extra = (" with rescale " + " ".join(f"{f:g}" for f in st["rescale"])
+                             if st.get("rescale") else "")
+                    return f"{st['epochs']} epochs at lr {st['lr']:g}{extra}"
+
+                first = history[0]["settings"]
+                init = (first.get("init") or f"random (seed {first['seed']})") + ", " + \
+                    run_text(first)
+                for before, run in zip(history, history[1:], strict=False):
+                    init += f"; then {run_text(run['settings'])} from its epoch {before['epoch']}"
+            runs.append(dict(model=m, scale=s, epoch=epoch, epochs=len(log),
+                             val_psnr=meta["val_psnr"], val_bicubic=meta["val_bicubic_psnr"],
+                             minutes=log["seconds"].sum() / 60, init=init,
+                             macs_per_pixel=macs_per_pixel(model)))
+    return runs
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", default=None)
     p.add_argument("--csv", action="store_true", help=f"also write {SCORES_CSV}")
+    p.add_argument("--changed", action="store_true",
+                   help=f"score only the weights whose SHA-256 differs from {SCORES_CSV.name}'s "
+                        "row; take the other rows from it (not after a change to srlib's "
+                        "evaluation code: then score all)")
     a = p.parse_args(argv)
+    stored = pd.read_csv(SCORES_CSV, keep_default_na=False) if a.changed else None
     rows = []
     for m in METHODS:
         for d in DATASETS:
             for s in SCALES:
+                if stored is not None:
+                    same = stored[(stored.method == m) & (stored.dataset == d) &
+                                  (stored.scale == s) &
+                                  (stored.weights_sha256 == weights_sha256(m, s))]
+                    if len(same) == 1:
+                        rows.append(same.iloc[0].to_dict())
+                        continue
                 t = evaluate(m, d, s, protocol="y")
                 rows.append(dict(method=m, dataset=d, scale=s, psnr=t["psnr"].mean(),
                                  ssim=t["ssim"].mean(), weights_sha256=weights_sha256(m, s)))
@@ -61,27 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
                 r = scores[(scores.method == m) & (scores.dataset == d) & (scores.scale == s)]
                 cells.append(f"{r.psnr.iloc[0]:.2f} / {r.ssim.iloc[0]:.4f}")
             print(f"| {m} | x{s} | " + " | ".join(cells) + " |")
-    runs = []
-    for m in METHODS[2:]:
-        for s in SCALES:
-            meta = json.loads((WEIGHTS_DIR / f"{m}_x{s}.json").read_text())
-            log = pd.read_csv(WEIGHTS_DIR / f"{m}_x{s}.log.csv")
-            model = load_pretrained(m, s)
-            epoch, init = meta["epoch"], meta["settings"].get("init")
-            prev = meta.get("previous_run")  # a run continued from an earlier run's weights
-            if prev is not None:              # (its log holds both runs, one after the other)
-                first, then = prev["settings"], meta["settings"]
-                epoch += first["epochs"]
-                start = first.get("init") or f"random (seed {first['seed']})"
-                extra = (" with rescale " + " ".join(f"{f:g}" for f in then["rescale"])
-                         if then.get("rescale") else "")
-                init = (f"{start}, {first['epochs']} epochs at lr {first['lr']:g}; then "
-                        f"{then['epochs']} epochs at lr {then['lr']:g}{extra} from its epoch "
-                        f"{prev['epoch']}")
-            runs.append(dict(model=m, scale=s, epoch=epoch, epochs=len(log),
-                             val_psnr=meta["val_psnr"], val_bicubic=meta["val_bicubic_psnr"],
-                             minutes=log["seconds"].sum() / 60, init=init,
-                             macs_per_pixel=macs_per_pixel(model)))
+    runs = training_runs()
     print("\n| weights | kept epoch | T91 validation PSNR (bicubic) | training | started "
           "from | MACs / output pixel |")
     print("|---|---|---|---|---|---|")

@@ -68,6 +68,11 @@ Outputs in ``out_dir``:
   :func:`srlib.models.load_pretrained` reads from ``srlib/weights/``;
 * ``epochs/epoch_<n>.pt``: the weights of every ``save_every``-th epoch, if asked for.
 
+A run started (``init``) from another run's kept weights, e.g. to train longer at a lower
+learning rate, has its own log and record; :func:`join_runs` joins them into one (the logs
+one after the other, the earlier record under ``previous_run``) and :func:`run_history`
+splits it again: several shipped weights of chapter 7 come from two or more runs.
+
 Example::
 
     >>> from srlib.train import train
@@ -117,6 +122,7 @@ __all__ = [
     "degrade_y",
     "extract_lr_patches",
     "extract_patches",
+    "join_runs",
     "lr_factor",
     "make_lr_patches",
     "list_images",
@@ -126,6 +132,7 @@ __all__ = [
     "pick_device",
     "rescaled",
     "resolve_data_dir",
+    "run_history",
     "save_checkpoint",
     "split_images",
     "train",
@@ -806,6 +813,145 @@ def _write_log(path: Path, rows: list[dict]) -> None:
 
     write_atomic(path, write)
 
+
+
+# ---------------------------------------------------------------------- continued runs
+# Settings too long to repeat for an earlier run: the latest run's settings list them.
+_RUN_LISTS = ("data_files", "data_sha256", "val_files")
+
+
+def _log_of(weights: Path) -> Path:
+    """The log beside a weights file: ``<name>.log.csv`` (srlib/weights) or a run's ``log.csv``."""
+    shipped = weights.with_name(weights.stem + ".log.csv")
+    return shipped if shipped.is_file() else weights.parent / "log.csv"
+
+
+def _joined_record(earlier: dict, earlier_rows: list[dict], later: dict,
+                   later_rows: list[dict], log_name: str) -> tuple[dict, list[dict]]:
+    """:func:`join_runs` on the records in memory: (the joined ``.json``, the joined log)."""
+    first, then = earlier.get("settings", {}), later.get("settings", {})
+    for key in ("model", "scale", "config"):
+        if first.get(key) != then.get(key):
+            raise ValueError(f"the runs differ in {key} ({first.get(key)!r} and "
+                             f"{then.get(key)!r}): only a run continued from the other's "
+                             "weights can be joined to it")
+    if first.get("data_sha256") and first.get("data_sha256") != then.get("data_sha256"):
+        raise ValueError("the runs trained on different images (their data_sha256 differ): "
+                         "a joined record would describe neither")
+    if not earlier_rows or not later_rows:
+        raise ValueError("a run without log rows cannot be joined: check the log files")
+    if [int(r["epoch"]) for r in later_rows] != list(range(1, len(later_rows) + 1)):
+        raise ValueError("the later run's log does not count its own epochs from 1: "
+                         "is it a joined log already?")
+    n, last_step = len(earlier_rows), int(earlier_rows[-1]["step"])
+    rows = [dict(r) for r in earlier_rows] + [
+        {**r, "epoch": int(r["epoch"]) + n, "step": int(r["step"]) + last_step}
+        for r in later_rows]
+    previous = {k: v for k, v in earlier.items() if k not in ("name", "model", "scale",
+                                                              "config", "torch")}
+    previous["settings"] = {k: v for k, v in first.items() if k not in _RUN_LISTS}
+    previous["log_rows"] = n          # the earlier record's log (all its runs): rows [0, n)
+    previous["note"] = (f"the run whose kept weights this run started from (--init "
+                        f"{then.get('init')}); its log is the first {n} rows of {log_name}")
+    return {**later, "previous_run": previous}, rows
+
+
+def join_runs(earlier: str | Path, later: str | Path, out: str | Path,
+              overwrite: bool = False) -> Path:
+    """Join the record of a run continued (``init``) from an earlier run's kept weights.
+
+    A shipped weights file may come from several runs, each started from the weights the
+    one before kept (e.g. FSRCNN x4: a first run, then one with scale augmentation).  This
+    writes ``out`` (the later run's weights), ``out``'s ``.json`` (the later run's, with
+    the earlier one's under ``previous_run``, nested for more runs) and ``<stem>.log.csv``:
+    the earlier log's rows, then the later run's with their ``epoch`` and ``step`` counted
+    on from the earlier ones.  :func:`run_history` reads the runs back.
+
+    Args:
+        earlier: the weights the later run started from (their ``.json`` and log beside
+            them: ``<stem>.log.csv``, or ``log.csv`` in a run folder).
+        later: the later run's output folder (``out_dir`` of :func:`train`); its
+            ``settings["init"]`` must name ``earlier``'s file.
+        out: the weights file to write, e.g. ``srlib/weights/fsrcnn_x4.pt``.
+        overwrite: replace ``out`` and its ``.json`` and log if they exist (e.g. the
+            ``earlier`` files themselves); otherwise ``FileExistsError``.
+
+    Returns:
+        ``out``.
+
+    Example::
+
+        >>> join_runs("srlib/weights/fsrcnn_x4.pt", "runs/fsrcnn_x4_more",
+        ...           "srlib/weights/fsrcnn_x4.pt", overwrite=True)   # doctest: +SKIP
+    """
+    earlier, later, out = Path(earlier), Path(later), Path(out)
+    later_meta_paths = [p for p in later.glob("*.json")]
+    if len(later_meta_paths) != 1:
+        raise FileNotFoundError(f"{later} holds {len(later_meta_paths)} weights .json files, "
+                                "not 1: pass the output folder of the later run")
+    later_json = later_meta_paths[0]
+    files = {"earlier .json": earlier.with_suffix(".json"), "earlier log": _log_of(earlier),
+             "later weights": later_json.with_suffix(".pt"), "later log": later / "log.csv"}
+    for what, path in files.items():
+        if not path.is_file():
+            raise FileNotFoundError(f"{what} {path} does not exist: check the paths")
+    earlier_meta = json.loads(files["earlier .json"].read_text())
+    later_meta = json.loads(later_json.read_text())
+    if later_meta.get("settings", {}).get("init") != earlier.name:
+        raise ValueError(f"the run in {later} started from "
+                         f"{later_meta.get('settings', {}).get('init')!r}, not from "
+                         f"{earlier.name}: join it to the weights it was started from")
+    log_out = out.with_name(out.stem + ".log.csv")
+    targets = (out, out.with_suffix(".json"), log_out)
+    if not overwrite and any(p.exists() for p in targets):
+        raise FileExistsError(f"{out} (or its .json or .log.csv) exists: pass overwrite=True "
+                              "to replace it, or choose another path")
+    meta, rows = _joined_record(earlier_meta, _read_log(files["earlier log"], 2**62),
+                                later_meta, _read_log(files["later log"], 2**62),
+                                log_out.name)
+    weights = files["later weights"].read_bytes()
+    write_atomic(out, lambda tmp: tmp.write_bytes(weights))
+    text = json.dumps(meta, indent=1)
+    write_atomic(out.with_suffix(".json"), lambda tmp: tmp.write_text(text))
+    _write_log(log_out, rows)
+    return out
+
+
+def run_history(meta: dict) -> list[dict]:
+    """The training runs behind a weights file, first to last, from its ``.json`` record.
+
+    Args:
+        meta: the ``.json`` of a weights file (``json.loads``), with the runs it was
+            continued from under ``previous_run`` (:func:`join_runs`).
+
+    Returns:
+        one dict per run: its ``settings``, kept ``epoch`` and ``step`` (counted within
+        the run), ``val_psnr`` (dB), and ``rows``: the ``slice`` of the log's rows that are
+        its epochs.
+
+    Example::
+
+        >>> meta = json.loads(Path("srlib/weights/fsrcnn_x4.json").read_text())  # doctest: +SKIP
+        >>> [run["settings"]["lr"] for run in run_history(meta)]                  # doctest: +SKIP
+        [0.001, 0.0005]
+    """
+    chain, run = [], meta
+    while run is not None:
+        chain.append(run)
+        run = run.get("previous_run")
+    chain.reverse()
+    runs, start = [], 0
+    for i, run in enumerate(chain):
+        stop = None                      # the latest run: the rest of the log
+        if i < len(chain) - 1:
+            if "log_rows" not in run:
+                raise ValueError("an earlier run in this record does not say how many log "
+                                 "rows are its own ('log_rows'): join runs with join_runs")
+            stop = run["log_rows"]       # its record's log: the first rows of the joined one
+        runs.append(dict(settings=run["settings"], epoch=run["epoch"], step=run["step"],
+                         val_psnr=run["val_psnr"], rows=slice(start, stop)))
+        start = stop
+    return runs
 
 # ------------------------------------------------------------------------------- recipes
 #: The default training settings of each model (any can be overridden).  SRCNN's are the

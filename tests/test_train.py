@@ -577,3 +577,89 @@ def test_extract_patches_names_the_patch_size():
     x = torch.zeros(1, 1, 40, 40)
     with pytest.raises(ValueError, match="patch_size=10 must be larger than shrink=16"):
         extract_patches(x, x, 10, 14, 16)
+
+
+@pytest.mark.filterwarnings("ignore:the best validation PSNR")
+def test_join_runs_chains_the_records_and_logs(tiny, tmp_path):
+    """Three runs, each from the weights the one before kept, joined into one record."""
+    kw = dict(data_dir=tiny, lr=1e-3, **KW)
+    a = train(3, "9-1-5", epochs=2, out_dir=tmp_path / "a", **kw)
+    b = train(3, "9-1-5", epochs=1, out_dir=tmp_path / "b", init=a["weights"], **kw)
+    shipped = tmp_path / "weights" / Path(a["weights"]).name
+    shipped.parent.mkdir()
+    train_module.join_runs(a["weights"], tmp_path / "b", shipped)
+    # the earlier run's files are not touched, and `out` is never overwritten unasked
+    assert Path(a["weights"]).is_file() and len(list((tmp_path / "a").glob("*.json"))) == 1
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        train_module.join_runs(a["weights"], tmp_path / "b", shipped)
+    assert (shipped.read_bytes() == Path(b["weights"]).read_bytes())
+
+    c = train(3, "9-1-5", epochs=2, out_dir=tmp_path / "c", init=shipped, lr=5e-4,
+              data_dir=tiny, **KW)
+    train_module.join_runs(shipped, tmp_path / "c", shipped, overwrite=True)
+
+    meta = json.loads(shipped.with_suffix(".json").read_text())
+    with open(shipped.with_name(shipped.stem + ".log.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    logs = []
+    for run in ("a", "b", "c"):
+        with open(tmp_path / run / "log.csv", newline="") as fh:
+            logs.append(list(csv.DictReader(fh)))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5]
+    steps = [int(r["step"]) for r in rows]
+    per_run = [int(log[-1]["step"]) for log in logs]
+    assert steps[1] == per_run[0] and steps[2] == per_run[0] + per_run[1]
+    assert steps[4] == sum(per_run)
+    assert [r["loss"] for r in rows] == [r["loss"] for log in logs for r in log]
+
+    history = train_module.run_history(meta)
+    assert [h["rows"] for h in history] == [slice(0, 2), slice(2, 3), slice(3, None)]
+    assert [h["settings"]["lr"] for h in history] == [1e-3, 1e-3, 5e-4]
+    assert [h["settings"]["init"] for h in history] == [None, Path(a["weights"]).name,
+                                                        shipped.name]
+    for h, log, r in zip(history, logs, (a, b, c), strict=True):
+        assert [row["loss"] for row in rows[h["rows"]]] == [row["loss"] for row in log]
+        assert h["val_psnr"] == pytest.approx(r["best_val_psnr"])
+    assert "data_files" in meta["settings"] and "data_files" not in history[0]["settings"]
+    assert meta["epoch"] == json.loads(Path(c["weights"]).with_suffix(".json")
+                                       .read_text())["epoch"]
+
+
+@pytest.mark.filterwarnings("ignore:the best validation PSNR")
+def test_join_runs_refuses_runs_that_do_not_belong_together(tiny, tmp_path):
+    kw = dict(data_dir=tiny, lr=1e-3, **KW)
+    a = train(3, "9-1-5", epochs=1, out_dir=tmp_path / "a", **kw)
+    b = train(3, "9-1-5", epochs=1, out_dir=tmp_path / "b", **kw)       # not from a
+    with pytest.raises(ValueError, match="started from None, not from"):
+        train_module.join_runs(a["weights"], tmp_path / "b", tmp_path / "out.pt")
+    train(2, "9-1-5", epochs=1, out_dir=tmp_path / "c", init=a["weights"], **kw)
+    with pytest.raises(ValueError, match="differ in scale"):
+        train_module.join_runs(a["weights"], tmp_path / "c", tmp_path / "out.pt")
+    with pytest.raises(FileNotFoundError, match="not 1"):
+        train_module.join_runs(a["weights"], tmp_path / "nothing", tmp_path / "out.pt")
+    assert not list(tmp_path.glob("out*")) and b["weights"]
+    # an old record whose earlier run lacks log_rows is refused, not split wrongly
+    meta = json.loads(Path(a["weights"]).with_suffix(".json").read_text())
+    meta["previous_run"] = {k: meta[k] for k in ("settings", "epoch", "step", "val_psnr")}
+    with pytest.raises(ValueError, match="log_rows"):
+        train_module.run_history(meta)
+
+
+def test_shipped_records_split_their_logs_into_runs():
+    """Every shipped weights record's runs cover its log exactly (one row per epoch)."""
+    from srlib.models import WEIGHTS_DIR
+
+    for path in sorted(WEIGHTS_DIR.glob("*.json")):
+        log = path.with_name(path.stem + ".log.csv")
+        if not log.is_file():
+            continue
+        meta = json.loads(path.read_text())
+        with open(log, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        history = train_module.run_history(meta)
+        lengths = [len(rows[h["rows"]]) for h in history]
+        assert sum(lengths) == len(rows), path.name
+        for h, n in zip(history, lengths, strict=True):
+            assert 0 < n <= h["settings"]["epochs"], path.name  # a run may be stopped early
+            kept = rows[h["rows"]][h["epoch"] - 1]          # the kept epoch's row
+            assert float(kept["val_psnr"]) == pytest.approx(h["val_psnr"], abs=1e-4), path.name
