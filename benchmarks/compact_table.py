@@ -16,6 +16,7 @@ against its own Set5 measurement.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 
@@ -36,6 +37,13 @@ def weights_sha256(method: str, scale: int) -> str:
     return "" if method == "bicubic" else file_sha256(weights_path(method, scale))
 
 
+def _run_text(settings: dict) -> str:
+    """One run's schedule in words, e.g. "30 epochs at lr 0.0005 with rescale 0.9 0.8"."""
+    extra = (" with rescale " + " ".join(f"{f:g}" for f in settings["rescale"])
+             if settings.get("rescale") else "")
+    return f"{settings['epochs']} epochs at lr {settings['lr']:g}{extra}"
+
+
 def training_runs() -> list[dict]:
     """One dict per shipped network and scale: its kept epoch, validation PSNR, minutes."""
     runs = []
@@ -48,16 +56,11 @@ def training_runs() -> list[dict]:
             last = history[-1]
             epoch, init = last["epoch"] + last["rows"].start, history[0]["settings"].get("init")
             if len(history) > 1:              # (the log holds them all, one after the other)
-                def run_text(st: dict) -> str:
-                    extra = (" with rescale " + " ".join(f"{f:g}" for f in st["rescale"])
-                             if st.get("rescale") else "")
-                    return f"{st['epochs']} epochs at lr {st['lr']:g}{extra}"
-
                 first = history[0]["settings"]
                 init = (first.get("init") or f"random (seed {first['seed']})") + ", " + \
-                    run_text(first)
-                for before, run in zip(history, history[1:], strict=False):
-                    init += f"; then {run_text(run['settings'])} from its epoch {before['epoch']}"
+                    _run_text(first)
+                for before, run in itertools.pairwise(history):
+                    init += f"; then {_run_text(run['settings'])} from its epoch {before['epoch']}"
             runs.append(dict(model=m, scale=s, epoch=epoch, epochs=len(log),
                              val_psnr=meta["val_psnr"], val_bicubic=meta["val_bicubic_psnr"],
                              minutes=log["seconds"].sum() / 60, init=init,
@@ -74,6 +77,8 @@ def main(argv: list[str] | None = None) -> dict:
                         "row; take the other rows from it (not after a change to srlib's "
                         "evaluation code: then score all)")
     a = p.parse_args(argv)
+    if a.changed and not SCORES_CSV.is_file():
+        p.error(f"--changed needs {SCORES_CSV}: run without --changed to score everything")
     stored = pd.read_csv(SCORES_CSV, keep_default_na=False) if a.changed else None
     rows = []
     for m in METHODS:
@@ -83,8 +88,11 @@ def main(argv: list[str] | None = None) -> dict:
                     same = stored[(stored.method == m) & (stored.dataset == d) &
                                   (stored.scale == s) &
                                   (stored.weights_sha256 == weights_sha256(m, s))]
-                    if len(same) == 1:
-                        rows.append(same.iloc[0].to_dict())
+                    if len(same) == 1:     # plain floats: --json writes these rows too
+                        rows.append(dict(method=m, dataset=d, scale=s,
+                                         psnr=float(same.psnr.iloc[0]),
+                                         ssim=float(same.ssim.iloc[0]),
+                                         weights_sha256=weights_sha256(m, s)))
                         continue
                 t = evaluate(m, d, s, protocol="y")
                 rows.append(dict(method=m, dataset=d, scale=s, psnr=t["psnr"].mean(),
