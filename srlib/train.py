@@ -829,7 +829,10 @@ def _log_of(weights: Path) -> Path:
 def _joined_record(earlier: dict, earlier_rows: list[dict], later: dict,
                    later_rows: list[dict], log_name: str) -> tuple[dict, list[dict]]:
     """:func:`join_runs` on the records in memory: (the joined ``.json``, the joined log)."""
-    first, then = earlier.get("settings", {}), later.get("settings", {})
+    # records written before chapter 7 (SRCNN's shipped weights) name no model: SRCNN then
+    # was the only one, and a constant learning rate the only schedule
+    first, then = ({"model": "srcnn", "schedule": "constant", **r.get("settings", {})}
+                   for r in (earlier, later))
     for key in ("model", "scale", "config"):
         if first.get(key) != then.get(key):
             raise ValueError(f"the runs differ in {key} ({first.get(key)!r} and "

@@ -626,6 +626,32 @@ def test_join_runs_chains_the_records_and_logs(tiny, tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:the best validation PSNR")
+def test_join_runs_reads_records_from_before_chapter_7(tiny, tmp_path):
+    """SRCNN's first shipped records name no model and no schedule: they are SRCNN's,
+    at a constant learning rate, and join a cosine run continued from them."""
+    kw = dict(data_dir=tiny, lr=1e-3, **KW)
+    a = train(3, "9-1-5", epochs=1, out_dir=tmp_path / "a", schedule="constant", **kw)
+    old = Path(a["weights"]).with_suffix(".json")
+    meta = json.loads(old.read_text())
+    for key in ("model", "model_kwargs", "schedule", "loss", "rescale"):
+        meta["settings"].pop(key, None)
+    old.write_text(json.dumps(meta))
+    train(3, "9-1-5", epochs=1, out_dir=tmp_path / "b", init=a["weights"],
+          schedule="cosine", **kw)
+    out = train_module.join_runs(a["weights"], tmp_path / "b", tmp_path / "out.pt")
+    history = train_module.run_history(json.loads(out.with_suffix(".json").read_text()))
+    assert [(h["settings"]["model"], h["settings"]["schedule"]) for h in history] == [
+        ("srcnn", "constant"), ("srcnn", "cosine")]
+    # a later record that names another model is still refused
+    (later,) = (tmp_path / "b").glob("*.json")
+    meta = json.loads(later.read_text())
+    meta["settings"]["model"] = "fsrcnn"
+    later.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="differ in model"):
+        train_module.join_runs(a["weights"], tmp_path / "b", tmp_path / "out2.pt")
+
+
+@pytest.mark.filterwarnings("ignore:the best validation PSNR")
 def test_join_runs_refuses_runs_that_do_not_belong_together(tiny, tmp_path):
     kw = dict(data_dir=tiny, lr=1e-3, **KW)
     a = train(3, "9-1-5", epochs=1, out_dir=tmp_path / "a", **kw)
