@@ -43,6 +43,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
+from train_speed import PatchDataset  # SRCNN's reference data set (benchmarks/ is on sys.path)
 
 from srlib.models import (
     COMPACT,
@@ -62,20 +63,6 @@ from srlib.train import (
 )
 
 BATCH, LR, PATCH, STRIDE = 16, 1e-3, 16, 4
-
-
-class PatchDataset(Dataset):
-    """One sub-image pair per item, as numpy arrays (how h5-based tutorials serve them)."""
-
-    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor) -> None:
-        self.inputs = inputs.numpy()
-        self.targets = targets.numpy()
-
-    def __len__(self) -> int:
-        return len(self.inputs)
-
-    def __getitem__(self, i: int):
-        return self.inputs[i], self.targets[i]
 
 
 def reference_epoch(name: str, scale: int, dataset: Dataset, val, device, seed: int):
